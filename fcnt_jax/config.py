@@ -1,0 +1,265 @@
+"""Every hyper-parameter of FCNT in one typed, frozen, hashable config.
+
+Two presets: ``code`` (the official MATLAB + Caffe code at scott89/FCNT HEAD, the default: it is
+what produced the released 0.864 / 0.606) and ``paper`` (the ICCV 2015 text). Each value names its
+source; the tags follow ``shared/docs/fcnt_spec.md``: ``[O:file]`` the official code, ``[P §x]`` the
+paper, ``[C:file]`` the pinned caffe-fcnt. ``[DIFF]`` marks a value where code and paper differ.
+
+The config is passed to ``jax.jit`` as a static argument, so it must stay hashable: nested frozen
+dataclasses of scalars and strings only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, Literal
+
+PresetName = Literal["code", "paper"]
+
+
+@dataclasses.dataclass(frozen=True)
+class RoiConfig:
+    """Region-of-interest crop and feature grid (spec §1)."""
+
+    # ROI side = roi_scale x target diagonal, square. [O:init_tracker.m roi_scale=2]; the paper
+    # only says "target + context" [P §4.2].
+    roi_scale: float = 2.0
+    # Crop resized to 368x368. [O:init_tracker.m roi_size=368, model/feature_net.prototxt]. The
+    # paper's 386 [P §5] is taken as a typo for 368 (spec §1.1), so both presets use 368.
+    roi_size: int = 368
+    # conv4_3 stride is 8, so 368 / 8 = 46 cells. [O:model/feature_net.prototxt]
+    feature_stride: int = 8
+    # sigma of the target Gaussian = box side x this. [O:util/GetMap.m fspecial(.., m/3)]
+    map_sigma_factor: float = 1.0 / 3.0
+
+    @property
+    def grid(self) -> int:
+        return self.roi_size // self.feature_stride
+
+
+@dataclasses.dataclass(frozen=True)
+class SelectionConfig:
+    """sel-CNN and the saliency ranking (spec §3)."""
+
+    # [O:solver/select_*net.prototxt dropout_ratio: 0.3]
+    dropout: float = 0.3
+    # [O:solver/select_*net.prototxt kernel_size: 3, pad: 1]
+    kernel_size: int = 3
+    # weights ~ N(0, std^2), bias 0. [O:solver/select_*net.prototxt gaussian std 1e-7]
+    init_std: float = 1e-7
+    # [DIFF] code 1e-10 (the `0.1e-9` literal) [O:solver/select_*_solver.prototxt]; paper 1e-9 [P §5].
+    base_lr: float = 1e-10
+    # [O:solver/select_*_solver.prototxt momentum: 0.6]
+    momentum: float = 0.6
+    # global weight_decay, S-branch (conv4_3). [O:solver/select_snet_solver.prototxt 0.0005]
+    weight_decay_s: float = 0.0005
+    # global weight_decay, G-branch (conv5_3). [O:solver/select_gnet_solver.prototxt 0.1]; not in
+    # the paper, which gives no decay for the sel-CNN.
+    weight_decay_g: float = 0.1
+    # [O:solver/select_*net.prototxt] lr_mult 1 / decay_mult 2 on weights, lr_mult 2 / decay 0 on bias
+    weight_decay_mult: float = 2.0
+    bias_lr_mult: float = 2.0
+    # [DIFF] code 100 [O:cnn2_pf_tracker.m max_iter_select]; paper 50 [P §5].
+    iterations: int = 100
+    # K selected channels per layer. [O:init_tracker.m ch_num=384], [P §5].
+    num_channels: int = 384
+    # Sign of the 1/2 h f^2 term of the saliency. [DIFF] code -1 [O:util/compute_saliency.m active
+    # line]; paper +1 [P eq.6].
+    hessian_sign: float = -1.0
+    # How h = diag of the Hessian is computed: closed_form | hvp_probes | hutchinson |
+    # exact_deletion (see selection.py). The official code computes closed_form
+    # [C:src/caffe/layers/conv_layer.cu Backward2_gpu].
+    hessian_method: str = "closed_form"
+
+
+@dataclasses.dataclass(frozen=True)
+class HeadConfig:
+    """GNet / SNet architecture and solvers (spec §4)."""
+
+    # conv1 9x9, pad 4. [O:solver/gnet_384.prototxt], [P §4.2]
+    conv1_kernel: int = 9
+    # [DIFF] code 32 maps [O:solver/*net_384.prototxt]; paper 36 [P §4.2].
+    conv1_channels: int = 32
+    # conv2 5x5 -> 1, pad 2. [O:solver/*net_384.prototxt], [P §4.2]
+    conv2_kernel: int = 5
+    # [DIFF] code: no ReLU on the output (commented out) [O:solver/*net_384.prototxt]; paper: ReLU
+    # on both layers [P §4.2].
+    output_relu: bool = False
+    # [O:solver/*net_384.prototxt] weights ~ N(0, (1e-7)^2); conv1 bias 0.1, conv2 bias 0.
+    init_std: float = 1e-7
+    conv1_bias_init: float = 0.1
+    # [DIFF] code GNet 8e-7 [O:solver/gnet_solver_384.prototxt]; paper 1e-7 for both [P §5].
+    gnet_lr: float = 8e-7
+    # [O:solver/snet_solver_384.prototxt], [P §5]
+    snet_lr: float = 1e-7
+    # [O:solver/gnet_solver_384.prototxt momentum 0.5]; the paper gives none.
+    gnet_momentum: float = 0.5
+    # [O:solver/snet_solver_384.prototxt momentum 0.6]; the paper gives none.
+    snet_momentum: float = 0.6
+    # [DIFF] global decay 0.0005 x decay_mult 2 = beta 0.001 in code [O:solver/*_solver_384];
+    # paper beta = 0.005 [P eq.7, §5], i.e. global 0.0025 with the same x2 multiplier.
+    weight_decay: float = 0.0005
+    weight_decay_mult: float = 2.0
+    bias_lr_mult: float = 2.0
+    # First-frame iterations. [O:cnn2_pf_tracker.m max_iter=50], [P §5]
+    first_frame_iterations: int = 50
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalizationConfig:
+    """Particles, scoring, distracter test, move/freeze and scale rules (spec §5)."""
+
+    # [DIFF] code 700 [O:init_tracker.m p_num]; paper 600 [P §5].
+    num_particles: int = 700
+    # Translation std in px; None = ceil(initial diagonal / 7). [DIFF] code diag/7
+    # [O:init_tracker.m]; paper 10 [P §5].
+    translation_sigma_px: float | None = None
+    # Scale std = this x (w0 / 64). [O:init_tracker.m affsig_o(3) = 0.004*ratio]; paper 0.004 [P §5].
+    scale_sigma: float = 0.004
+    # [DIFF] code: scale sampling off until the frame-20 rule turns it on [O:util/reestimate_param.m];
+    # paper: sampled throughout [P §5].
+    scale_sampling_from_start: bool = False
+    # IVT template side: s = w / 64. [O:util/loc2affgeo.m p_sz=64]
+    template_size: int = 64
+    # Map values <= this are zeroed before scoring. [O:cnn2_pf_tracker.m 0.1]
+    map_threshold: float = 0.1
+    # [DIFF] code ranks by mean x area^gamma [O:cnn2_pf_tracker.m]; paper by the sum in the box [P §4.2].
+    score_mode: str = "mean_area_gamma"  # or "sum"
+    gamma_g: float = 0.7  # [O:cnn2_pf_tracker.m]
+    gamma_s: float = 0.75  # [O:cnn2_pf_tracker.m]
+    # P_d: value thresholds on the maps and the outside/inside ratio. [O:cnn2_pf_tracker.m], [P eq.9]
+    gnet_distracter_value: float = 0.2
+    snet_distracter_value: float = 0.01
+    distracter_ratio: float = 0.2
+    # Don't move when conf <= 0.1; freeze scale when conf < 0.35. [O:init_tracker.m mv_thr, up_thr]
+    move_threshold: float = 0.1
+    update_threshold: float = 0.35
+    # Scale re-estimation at the 20th frame. [O:load_tracker_param.m check_num = t0+19,
+    # util/reestimate_param.m]
+    reestimate_frame: int = 20
+    minconf_cap: float = 0.5
+
+
+@dataclasses.dataclass(frozen=True)
+class UpdateConfig:
+    """Online SNet updates (spec §6)."""
+
+    # [O:cnn2_pf_tracker.m], [P §4.3]: every 20 frames.
+    adaptation_interval: int = 20
+    # [DIFF] code 1 step; paper 3 iterations [P §5].
+    adaptation_iterations: int = 1
+    # [DIFF] code adds the first frame to the adaptation batch; the paper does not [P §4.3].
+    adaptation_include_first_frame: bool = True
+    # [DIFF] code 10 steps; paper 3 [P §5].
+    discrimination_iterations: int = 10
+    # [DIFF] code triggers on the SNet-map distracter test; paper on the GNet test (eq. 9).
+    discrimination_trigger: str = "snet"  # or "gnet"
+    # [DIFF] code pairs the masked current frame with the stored most-confident sample; paper with
+    # the first frame (eq. 10).
+    discrimination_reference: str = "stored"  # or "first"
+
+
+@dataclasses.dataclass(frozen=True)
+class FCNTConfig:
+    """The whole tracker: pass to jit as a static argument."""
+
+    preset: str = "code"
+    roi: RoiConfig = RoiConfig()
+    selection: SelectionConfig = SelectionConfig()
+    heads: HeadConfig = HeadConfig()
+    localization: LocalizationConfig = LocalizationConfig()
+    updates: UpdateConfig = UpdateConfig()
+    # Compute dtype of the VGG backbone (float32 or bfloat16); heads stay float32.
+    backbone_dtype: str = "float32"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    def override(self, assignments: list[str] | tuple[str, ...]) -> "FCNTConfig":
+        """Apply ``section.field=value`` strings (e.g. from ``--set``); unknown names fail."""
+        cfg = self
+        for item in assignments:
+            if "=" not in item:
+                raise ValueError(f"override {item!r}: expected section.field=value")
+            key, raw = item.split("=", 1)
+            cfg = _set_path(cfg, key.strip().split("."), raw.strip(), item)
+        return cfg
+
+
+def _parse_like(current: Any, raw: str, item: str) -> Any:
+    if isinstance(current, bool):
+        if raw.lower() in ("1", "true", "yes"):
+            return True
+        if raw.lower() in ("0", "false", "no"):
+            return False
+        raise ValueError(f"override {item!r}: expected a boolean")
+    if raw.lower() == "none":
+        return None
+    try:
+        if isinstance(current, int):
+            return int(raw)
+        if isinstance(current, float) or current is None:
+            return float(raw)
+    except ValueError as e:
+        raise ValueError(f"override {item!r}: {e}") from None
+    return raw
+
+
+def _set_path(obj: Any, path: list[str], raw: str, item: str) -> Any:
+    names = {f.name for f in dataclasses.fields(obj)}
+    if path[0] not in names:
+        raise ValueError(f"override {item!r}: {type(obj).__name__} has no field {path[0]!r}; "
+                         f"fields: {sorted(names)}")
+    current = getattr(obj, path[0])
+    if len(path) == 1:
+        if dataclasses.is_dataclass(current):
+            raise ValueError(f"override {item!r}: {path[0]!r} is a section, name a field in it")
+        return dataclasses.replace(obj, **{path[0]: _parse_like(current, raw, item)})
+    return dataclasses.replace(obj, **{path[0]: _set_path(current, path[1:], raw, item)})
+
+
+def code_preset() -> FCNTConfig:
+    """The official code at HEAD (default)."""
+    return FCNTConfig()
+
+
+def paper_preset() -> FCNTConfig:
+    """The paper's values wherever they differ from the code (spec §10)."""
+    return FCNTConfig(
+        preset="paper",
+        selection=SelectionConfig(base_lr=1e-9, iterations=50, hessian_sign=+1.0),
+        heads=HeadConfig(
+            conv1_channels=36,
+            output_relu=True,
+            gnet_lr=1e-7,
+            # beta = 0.005 [P eq.7] = global decay x decay_mult 2.
+            weight_decay=0.0025,
+        ),
+        localization=LocalizationConfig(
+            num_particles=600,
+            translation_sigma_px=10.0,
+            scale_sampling_from_start=True,
+            score_mode="sum",
+        ),
+        updates=UpdateConfig(
+            adaptation_iterations=3,
+            adaptation_include_first_frame=False,
+            discrimination_iterations=3,
+            discrimination_trigger="gnet",
+            discrimination_reference="first",
+        ),
+    )
+
+
+PRESETS = {"code": code_preset, "paper": paper_preset}
+
+
+def get_config(preset: str = "code", overrides: list[str] | tuple[str, ...] = ()) -> FCNTConfig:
+    """A preset by name, with optional ``section.field=value`` overrides."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    return PRESETS[preset]().override(list(overrides))

@@ -1,0 +1,126 @@
+"""OTB-2013/2015 reader (``<Seq>/img/NNNN.jpg`` + ``<Seq>/groundtruth_rect*.txt``).
+
+Rules, in order (no globbing guesswork):
+1. If ``OTB100.json`` (pysot format) sits in the sequence's parent folder and names the sequence,
+   it is the source of truth: its ``img_names`` are the frames, its ``gt_rect`` the boxes, its
+   ``attr`` the attributes.
+2. Otherwise the frame range comes from :data:`OTB_QUIRKS` (start frame, digits, extension,
+   initial frames omitted), defaulting to frames ``1..len(gt)`` as 4-digit ``.jpg``; the number of
+   frames tracked is the number of ground-truth rows (Diving: 215 of 231 frames, Football1: 74 of
+   81). David's frames start at 0300: box ``i`` belongs to frame ``299 + i``.
+3. Two-target sequences read ``groundtruth_rect.<k>.txt`` for the name ``<Seq>-<k>`` (aliases
+   ``<Seq>_<k>`` and ``<Seq>.<k>``): Jogging-1/-2, Skating2-1/-2, Human4-2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from fcnt_jax.data.sequence import (Sequence, SequenceError, check_init_box, otb_boxes, read_box_file,
+                                    require_frames)
+
+
+@dataclasses.dataclass(frozen=True)
+class OtbQuirk:
+    start_frame: int = 1
+    digits: int = 4
+    ext: str = "jpg"
+    img_dir: str = "img"
+    init_omit: int = 0  # leading frames dropped from both frames and ground truth
+
+
+# Frame-range quirks of OTB-100 (shared/data/README.md; anchors.md §B1, pytracking's otbdataset.py
+# table and the OTB toolkit's initOmit folder).
+OTB_QUIRKS: dict[str, OtbQuirk] = {
+    "David": OtbQuirk(start_frame=300),
+    "BlurCar1": OtbQuirk(start_frame=247),
+    "BlurCar3": OtbQuirk(start_frame=3),
+    "BlurCar4": OtbQuirk(start_frame=18),
+    "Board": OtbQuirk(digits=5),
+    "Tiger1": OtbQuirk(init_omit=5),
+}
+# Frames 1..N with N below the number of images on disk: reading len(gt) frames handles them, the
+# table documents them. (Diving 215, Football1 74, Freeman3 460, Freeman4 283.)
+OTB_SHORT_GT = {"Diving": 215, "Football1": 74, "Freeman3": 460, "Freeman4": 283}
+
+_TARGET_SUFFIX = re.compile(r"^(?P<base>.+?)[-_.](?P<k>\d)$")
+
+
+@functools.lru_cache(maxsize=4)
+def _load_json(path: Path) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise SequenceError(f"{path}: cannot read OTB annotation JSON ({e})") from e
+
+
+def split_target(name: str) -> tuple[str, int | None]:
+    """``Jogging-1`` / ``Jogging_1`` / ``Jogging.1`` -> (``Jogging``, 1); ``Crossing`` -> (.., None)."""
+    m = _TARGET_SUFFIX.match(name)
+    if m and m.group("base") in ("Jogging", "Skating2", "Human4"):
+        return m.group("base"), int(m.group("k"))
+    return name, None
+
+
+def is_otb_folder(path: Path) -> bool:
+    base, _ = split_target(path.name)
+    folder = path.parent / base if base != path.name else path
+    return (folder / "img").is_dir() and any(folder.glob("groundtruth_rect*.txt"))
+
+
+def read_otb(path: str | Path, use_json: bool = True) -> Sequence:
+    """An OTB sequence from its folder ``.../<Seq>`` (or ``.../Jogging-1`` for a target)."""
+    path = Path(path)
+    base, target = split_target(path.name)
+    folder = path.parent / base if target is not None else path
+    if not folder.is_dir():
+        raise SequenceError(f"{folder}: OTB sequence folder does not exist")
+    name = f"{base}-{target}" if target is not None else base
+    json_path = folder.parent / "OTB100.json"
+    if use_json and json_path.is_file():
+        table = _load_json(json_path)
+        if name in table:
+            return _from_json(folder.parent, name, table[name], json_path)
+    return _from_files(folder, base, target, name)
+
+
+def _from_json(root: Path, name: str, entry: dict, json_path: Path) -> Sequence:
+    frames = [root / p for p in entry["img_names"]]
+    rows = entry["gt_rect"]
+    if len(frames) != len(rows):
+        raise SequenceError(f"{json_path}[{name}]: {len(frames)} img_names but {len(rows)} gt_rect rows")
+    require_frames(frames, f"{root / name}")
+    boxes = otb_boxes(rows, json_path)
+    init = check_init_box(boxes[0], f"{json_path}[{name}] frame 1")
+    return Sequence(name=name, frame_paths=tuple(frames), init_box=init, groundtruth=boxes,
+                    attributes=tuple(entry.get("attr", ())), source="otb")
+
+
+def _from_files(folder: Path, base: str, target: int | None, name: str) -> Sequence:
+    gt_name = "groundtruth_rect.txt" if target is None else f"groundtruth_rect.{target}.txt"
+    gt_path = folder / gt_name
+    if target is None and not gt_path.is_file() and (folder / "groundtruth_rect.1.txt").is_file():
+        raise SequenceError(f"{folder}: holds several targets (groundtruth_rect.<k>.txt); open "
+                            f"{base}-1, {base}-2, ... instead")
+    boxes = otb_boxes(read_box_file(gt_path), gt_path)
+    quirk = OTB_QUIRKS.get(base, OtbQuirk())
+    first = quirk.start_frame + quirk.init_omit
+    boxes = boxes[quirk.init_omit:]
+    frames = [folder / quirk.img_dir / f"{i:0{quirk.digits}d}.{quirk.ext}"
+              for i in range(first, first + len(boxes))]
+    require_frames(frames, f"{folder} (frames {first}..{first + len(boxes) - 1} for {len(boxes)} boxes)")
+    init = check_init_box(boxes[0], f"{gt_path}:{1 + quirk.init_omit}")
+    return Sequence(name=name, frame_paths=tuple(frames), init_box=init, groundtruth=boxes,
+                    attributes=(), source="otb")
+
+
+def otb_attributes(json_path: Path) -> dict[str, tuple[str, ...]]:
+    """Sequence name -> OTB attribute names, from a pysot-format OTB100.json."""
+    return {k: tuple(v.get("attr", ())) for k, v in _load_json(Path(json_path)).items()}

@@ -1,0 +1,57 @@
+import dataclasses
+
+import pytest
+
+from fcnt_jax.config import FCNTConfig, get_config
+
+
+def test_code_preset_is_default_and_hashable():
+    cfg = get_config("code")
+    assert cfg == FCNTConfig()
+    assert hash(cfg) == hash(FCNTConfig())  # static jit argument
+
+
+def test_paper_preset_changes_exactly_the_documented_values():
+    code, paper = get_config("code"), get_config("paper")
+    diffs = {}
+    for section in ("roi", "selection", "heads", "localization", "updates"):
+        a, b = getattr(code, section), getattr(paper, section)
+        for f in dataclasses.fields(a):
+            if getattr(a, f.name) != getattr(b, f.name):
+                diffs[f"{section}.{f.name}"] = getattr(b, f.name)
+    # spec §10, the paper column.
+    assert diffs == {
+        "selection.base_lr": 1e-9, "selection.iterations": 50, "selection.hessian_sign": 1.0,
+        "heads.conv1_channels": 36, "heads.output_relu": True, "heads.gnet_lr": 1e-7,
+        "heads.weight_decay": 0.0025,
+        "localization.num_particles": 600, "localization.translation_sigma_px": 10.0,
+        "localization.scale_sampling_from_start": True, "localization.score_mode": "sum",
+        "updates.adaptation_iterations": 3, "updates.adaptation_include_first_frame": False,
+        "updates.discrimination_iterations": 3, "updates.discrimination_trigger": "gnet",
+        "updates.discrimination_reference": "first",
+    }
+    # beta = global decay x 2: 0.001 in code, 0.005 in the paper.
+    assert code.heads.weight_decay * code.heads.weight_decay_mult == pytest.approx(0.001)
+    assert paper.heads.weight_decay * paper.heads.weight_decay_mult == pytest.approx(0.005)
+
+
+def test_code_values_match_spec_table():
+    cfg = get_config("code")
+    assert (cfg.roi.roi_size, cfg.roi.grid, cfg.roi.roi_scale) == (368, 46, 2.0)
+    assert (cfg.selection.base_lr, cfg.selection.iterations, cfg.selection.num_channels) == (1e-10, 100, 384)
+    assert cfg.selection.weight_decay_g * cfg.selection.weight_decay_mult == pytest.approx(0.2)
+    assert (cfg.heads.gnet_lr, cfg.heads.snet_lr, cfg.heads.gnet_momentum, cfg.heads.snet_momentum) == (8e-7, 1e-7, 0.5, 0.6)
+    assert cfg.localization.num_particles == 700 and cfg.localization.translation_sigma_px is None
+
+
+def test_override_and_errors():
+    cfg = get_config("code", ["selection.num_channels=128", "heads.output_relu=true",
+                              "localization.translation_sigma_px=12"])
+    assert cfg.selection.num_channels == 128 and cfg.heads.output_relu is True
+    assert cfg.localization.translation_sigma_px == 12.0
+    with pytest.raises(ValueError, match="no field 'nope'"):
+        get_config("code", ["selection.nope=1"])
+    with pytest.raises(ValueError, match="expected section.field=value"):
+        get_config("code", ["selection.num_channels"])
+    with pytest.raises(ValueError, match="unknown preset"):
+        get_config("fast")
