@@ -1,0 +1,1 @@
+"""Evaluation: OPE metrics over result files."""

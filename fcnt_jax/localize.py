@@ -1,0 +1,143 @@
+"""Localisation (spec §5): heat maps in the ROI frame, particles, scores, distracters, move rules.
+
+The official code pastes each 46x46 map, resized to the ROI's pixel size, into an image-sized
+canvas. That has a per-frame shape; we keep the map in the fixed ``roi_size x roi_size`` ROI frame
+instead, zero the ROI pixels that fall outside the image, and map particle boxes into ROI
+coordinates (spec §5.1, JAX note). Means and ratios are unchanged up to resampling.
+
+A particle's confidence is the mean of the thresholded map over its box. The code averages
+64x64 bilinear samples; we integrate the (piecewise-constant) map exactly over the box with a
+summed-area table: four lookups per particle instead of 4096 samples, the same quantity up to
+sampling error. Area outside the ROI counts as zero, like the code's zero canvas.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from fcnt_jax.config import LocalizationConfig
+from fcnt_jax.geometry import box_to_roi, roi_to_image, state_to_box
+
+HELD, GNET, SNET = 2, 0, 1  # which net decided the frame (HELD: no move, spec §5.5)
+
+
+def roi_heat_map(raw: jax.Array, roi: jax.Array, image_hw: jax.Array, roi_size: int,
+                 threshold: float) -> jax.Array:
+    """A head's raw ``(grid, grid)`` output -> the thresholded map in the ROI frame (spec §5.1):
+    divided by its max, bicubic-upsampled to ``roi_size``, zero outside the image, values <=
+    ``threshold`` zeroed."""
+    peak = jnp.max(raw)
+    normalised = raw / jnp.where(peak > 0, peak + 1e-12, 1.0)  # a non-positive max: no target seen
+    up = jax.image.resize(normalised, (roi_size, roi_size), method="cubic")
+    centres = jnp.arange(roi_size, dtype=jnp.float32) + 0.5
+    pts = roi_to_image(jnp.stack([centres, centres], -1), roi, roi_size)  # (roi_size, 2): x and y
+    in_x = (pts[:, 0] >= 0) & (pts[:, 0] < image_hw[1])
+    in_y = (pts[:, 1] >= 0) & (pts[:, 1] < image_hw[0])
+    up = jnp.where(in_y[:, None] & in_x[None, :], up, 0.0)
+    return jnp.where(up > threshold, up, 0.0)
+
+
+def summed_area_table(values: jax.Array) -> jax.Array:
+    """``(H+1, W+1)`` table; entry [y, x] = sum of values[:y, :x]."""
+    table = jnp.cumsum(jnp.cumsum(values, axis=0), axis=1)
+    return jnp.pad(table, ((1, 0), (1, 0)))
+
+
+def _table_at(table: jax.Array, x: jax.Array, y: jax.Array) -> jax.Array:
+    """Bilinear lookup: exact for the integral of a piecewise-constant map."""
+    h, w = table.shape[0] - 1, table.shape[1] - 1
+    x, y = jnp.clip(x, 0.0, w), jnp.clip(y, 0.0, h)
+    x0 = jnp.clip(jnp.floor(x), 0, w - 1).astype(jnp.int32)
+    y0 = jnp.clip(jnp.floor(y), 0, h - 1).astype(jnp.int32)
+    fx, fy = x - x0, y - y0
+    top = table[y0, x0] * (1 - fx) + table[y0, x0 + 1] * fx
+    bottom = table[y0 + 1, x0] * (1 - fx) + table[y0 + 1, x0 + 1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def box_integrals(table: jax.Array, boxes: jax.Array) -> jax.Array:
+    """Integral of the map over ``(N, 4)`` boxes ``[x0, y0, w, h]`` in map pixel coordinates."""
+    x0, y0 = boxes[:, 0], boxes[:, 1]
+    x1, y1 = x0 + boxes[:, 2], y0 + boxes[:, 3]
+    return (_table_at(table, x1, y1) - _table_at(table, x0, y1) - _table_at(table, x1, y0)
+            + _table_at(table, x0, y0))
+
+
+def sample_particles(key: jax.Array, state: jax.Array, sigma: jax.Array, num: int) -> jax.Array:
+    """A fresh Gaussian cloud ``state + randn * sigma`` (no resampling, no motion model, §5.2)."""
+    return state[None, :] + jax.random.normal(key, (num, state.shape[0])) * sigma[None, :]
+
+
+def particle_confidence(heat: jax.Array, boxes: jax.Array, roi: jax.Array, roi_size: int) -> jax.Array:
+    """Mean map value inside each image-space box (0 where the box leaves the ROI/image)."""
+    in_roi = box_to_roi(boxes, roi, roi_size)
+    area = jnp.maximum(in_roi[:, 2] * in_roi[:, 3], 1e-12)
+    return box_integrals(summed_area_table(heat), in_roi) / area
+
+
+def ranking_score(conf: jax.Array, boxes: jax.Array, gamma: float, mode: str) -> jax.Array:
+    """code: mean x area^gamma (area in image px); paper: the sum in the box = mean x area."""
+    area = boxes[:, 2] * boxes[:, 3]
+    if mode == "sum":
+        return conf * area
+    return conf * area**gamma
+
+
+def clip_box(box: jax.Array, image_hw: jax.Array) -> jax.Array:
+    x0 = jnp.clip(box[0], 0.0, image_hw[1])
+    y0 = jnp.clip(box[1], 0.0, image_hw[0])
+    x1 = jnp.clip(box[0] + box[2], 0.0, image_hw[1])
+    y1 = jnp.clip(box[1] + box[3], 0.0, image_hw[0])
+    return jnp.stack([x0, y0, x1 - x0, y1 - y0])
+
+
+def distracter_test(heat: jax.Array, box: jax.Array, roi: jax.Array, image_hw: jax.Array, roi_size: int,
+                    value_threshold: float, ratio: float) -> tuple[jax.Array, jax.Array]:
+    """P_d test (spec §5.4, [P eq.9]): zero map values <= ``value_threshold``; distracter when the
+    mass outside ``box`` (clipped to the image) is >= ``ratio`` x the mass inside.
+
+    Returns (flag, outside / inside)."""
+    strong = jnp.where(heat > value_threshold, heat, 0.0)
+    region = box_to_roi(clip_box(box, image_hw), roi, roi_size)
+    inside = box_integrals(summed_area_table(strong), region[None])[0]
+    outside = jnp.sum(strong) - inside
+    return outside >= ratio * inside, outside / jnp.maximum(inside, 1e-12)
+
+
+def decide(prev_state: jax.Array, g_state: jax.Array, g_conf: jax.Array, s_state: jax.Array,
+           s_conf: jax.Array, g_distracter: jax.Array, cfg: LocalizationConfig):
+    """Choose the net and apply the move/freeze rules (spec §5.4-5.5).
+
+    GNet decides unless it sees a distracter. The chosen particle is accepted if its confidence
+    exceeds ``move_threshold``; else SNet's if its confidence does; else the box does not move.
+    Below ``update_threshold`` the previous scale and aspect are kept (only the centre moves).
+    Returns (new_state, confidence, decided_by).
+    """
+    use_s = g_distracter
+    chosen_state = jnp.where(use_s, s_state, g_state)
+    chosen_conf = jnp.where(use_s, s_conf, g_conf)
+    accept_chosen = chosen_conf > cfg.move_threshold
+    accept_s = ~accept_chosen & (s_conf > cfg.move_threshold)
+    state = jnp.where(accept_chosen, chosen_state, jnp.where(accept_s, s_state, prev_state))
+    conf = jnp.where(accept_chosen, chosen_conf, jnp.where(accept_s, s_conf, chosen_conf))
+    decided_by = jnp.where(accept_chosen, jnp.where(use_s, SNET, GNET), jnp.where(accept_s, SNET, HELD))
+    freeze = conf < cfg.update_threshold
+    state = jnp.where(freeze, state.at[2:].set(prev_state[2:]), state)
+    return state, conf, decided_by.astype(jnp.int32)
+
+
+def scale_sampling_decision(minconf: jax.Array, initial_width: jax.Array) -> jax.Array:
+    """The frame-20 rule [O:util/reestimate_param.m], an if/elseif cascade on minconf and
+    ratio = w0 / 64: > 0.49 off; (0.45, 0.49) on; > 0.4 with ratio > 0.6 on; > 0.35 with
+    ratio < 0.3 on; otherwise off."""
+    ratio = initial_width / 64.0
+    return jnp.where(
+        minconf > 0.49, False,
+        jnp.where((minconf > 0.45) & (minconf < 0.49), True,
+                  jnp.where((minconf > 0.4) & (ratio > 0.6), True,
+                            (minconf > 0.35) & (ratio < 0.3))))
+
+
+def particle_boxes(particles: jax.Array, template_size: int) -> jax.Array:
+    return state_to_box(particles, template_size)

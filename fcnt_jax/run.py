@@ -1,0 +1,152 @@
+"""Run the tracker over a sequence: the host loop, timing, result files, the GIF.
+
+The loop only decodes frames (in the reader's prefetch thread) and dispatches the jitted ``step``;
+outputs stay on the device and are fetched in chunks for the progress line, so the device never
+waits on the host between frames (except with ``--save_gif``, which needs every frame's map).
+``init`` and ``step`` are compiled ahead of time, so compilation is timed apart from tracking.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from PIL import Image
+
+from fcnt_jax import tracker, viz
+from fcnt_jax.config import FCNTConfig
+from fcnt_jax.data import Sequence
+from fcnt_jax.eval.metrics import sequence_scores
+from fcnt_jax.geometry import box_to_otb
+
+# CPU backends cannot reuse donated buffers; the donation still helps on GPU/TPU.
+warnings.filterwarnings("ignore", message="Some donated buffers were not usable")
+
+
+@dataclasses.dataclass
+class TrackResult:
+    name: str
+    boxes: np.ndarray  # (N, 4) 0-based; row 0 is the given initial box
+    confidence: np.ndarray  # (N,) step confidences (row 0: the re-tracked first frame)
+    decided_by: np.ndarray  # (N,)
+    timing: dict[str, float]
+    scores: dict[str, float] | None
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def compile_tracker(vgg_params, frame_shape, cfg: FCNTConfig, return_maps: bool = False):
+    """AOT-compile init and step for one frame shape. Returns (init, step, seconds)."""
+    start = time.perf_counter()
+    frame = jax.ShapeDtypeStruct(frame_shape, jnp.uint8)
+    box = jax.ShapeDtypeStruct((4,), jnp.float32)
+    key = jax.eval_shape(lambda: jax.random.PRNGKey(0))
+    init_c = tracker.init.lower(vgg_params, frame, box, key, cfg=cfg).compile()
+    state_shape = jax.eval_shape(lambda p, f, b, k: tracker.init_fn(p, f, b, k, cfg), vgg_params, frame, box, key)
+    step_c = tracker.step.lower(vgg_params, state_shape, frame, cfg=cfg, return_maps=return_maps).compile()
+    return init_c, step_c, time.perf_counter() - start
+
+
+def _gif_frame(frame: np.ndarray, out: dict, gt_box: np.ndarray | None, roi_size: int, max_width: int = 480):
+    """The frame with the deciding net's heat map pasted at its ROI, GT (green) and FCNT (red) boxes."""
+    heat = out["s_map"] if out["decided_by"] == 1 else out["g_map"]
+    h, w = frame.shape[:2]
+    x0, y0, side = (float(v) for v in out["roi"])
+    canvas = np.zeros((h, w), np.float32)
+    size = max(1, int(round(side)))
+    resized = np.asarray(Image.fromarray(np.asarray(heat, np.float32), mode="F").resize((size, size), Image.BILINEAR))
+    ox, oy = int(round(x0)), int(round(y0))
+    sx0, sy0 = max(0, -ox), max(0, -oy)
+    dx0, dy0 = max(0, ox), max(0, oy)
+    dx1, dy1 = min(w, ox + size), min(h, oy + size)
+    if dx1 > dx0 and dy1 > dy0:
+        canvas[dy0:dy1, dx0:dx1] = resized[sy0:sy0 + dy1 - dy0, sx0:sx0 + dx1 - dx0]
+    image = Image.fromarray(viz.blend_heatmap(frame, canvas))
+    if gt_box is not None and np.all(np.isfinite(gt_box)):
+        image = viz.draw_box(image, gt_box, (0, 255, 0))
+    image = viz.draw_box(image, out["box"], (255, 40, 40))
+    if image.width > max_width:
+        image = image.resize((max_width, int(image.height * max_width / image.width)), Image.BILINEAR)
+    return image
+
+
+def track_sequence(vgg_params, seq: Sequence, cfg: FCNTConfig, seed: int = 0, gif_path: Path | None = None,
+                   progress_every: int = 10, log=print) -> TrackResult:
+    """Track ``seq`` from its initial box; returns boxes for every frame (row 0 = the given box)."""
+    n = len(seq)
+    with seq.frames() as frames:
+        stream = iter(frames)
+        first = next(stream)
+        t_start = time.perf_counter()
+        init_c, step_c, compile_s = compile_tracker(vgg_params, first.shape, cfg, return_maps=gif_path is not None)
+        t_init = time.perf_counter()
+        state = init_c(vgg_params, first, jnp.asarray(seq.init_box, jnp.float32), jax.random.PRNGKey(seed))
+        # The official loop tracks the first frame again (spec §0); its output is not reported.
+        state, out0 = step_c(vgg_params, state, first)
+        jax.block_until_ready(out0.box)
+        init_after_compile_s = time.perf_counter() - t_init
+        outputs, gif = [out0], []
+        if gif_path is not None:
+            gif.append(_gif_frame(first, jax.device_get(dataclasses.asdict(out0)), seq.init_box, cfg.roi.roi_size))
+        t_track = time.perf_counter()
+        for i, frame in enumerate(stream, start=2):
+            state, out = step_c(vgg_params, state, frame)
+            outputs.append(out)
+            if gif_path is not None:
+                gt = None if seq.groundtruth is None else seq.groundtruth[i - 1]
+                gif.append(_gif_frame(frame, jax.device_get(dataclasses.asdict(out)), gt, cfg.roi.roi_size))
+            if progress_every and (i % progress_every == 0 or i == n):
+                jax.block_until_ready(out.box)  # a sync once per progress line, never per frame
+                fps = (i - 1) / max(time.perf_counter() - t_track, 1e-9)
+                log(f"{seq.name}: frame {i}/{n}, {fps:.2f} fps")
+        jax.block_until_ready(outputs[-1].box)
+        track_s = time.perf_counter() - t_track
+    host = jax.device_get([(o.box, o.confidence, o.decided_by) for o in outputs])
+    boxes = np.stack([np.asarray(b, np.float64) for b, _, _ in host])
+    boxes[0] = seq.init_box  # OTB convention: frame 1 is the given box
+    confidence = np.array([float(c) for _, c, _ in host])
+    decided_by = np.array([int(d) for _, _, d in host])
+    timing = {"compile_s": compile_s, "init_s": compile_s + init_after_compile_s,
+              "init_after_compile_s": init_after_compile_s, "track_s": track_s,
+              "track_fps": (n - 1) / track_s if n > 1 and track_s > 0 else float("nan"),
+              "total_s": time.perf_counter() - t_start}
+    scores = None if seq.groundtruth is None else sequence_scores(boxes, seq.groundtruth)
+    if gif_path is not None and gif:
+        viz.save_gif(gif, gif_path)
+    return TrackResult(seq.name, boxes, confidence, decided_by, timing, scores)
+
+
+def write_results(result: TrackResult, output_dir: Path, extra: dict[str, Any] | None = None) -> tuple[Path, Path]:
+    """``<Seq>.txt`` (OTB 1-based x,y,w,h, floats) and ``<Seq>.json``, each written atomically."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    txt = output_dir / f"{result.name}.txt"
+    lines = [",".join(f"{v:.3f}" for v in row) for row in box_to_otb(result.boxes)]
+    write_text_atomic(txt, "\n".join(lines) + "\n")
+    record = {"sequence": result.name, "frames": int(len(result.boxes)), **result.timing,
+              **(result.scores or {}),
+              "decided_by_counts": {"gnet": int((result.decided_by[1:] == 0).sum()),
+                                    "snet": int((result.decided_by[1:] == 1).sum()),
+                                    "held": int((result.decided_by[1:] == 2).sum())},
+              "device": jax.devices()[0].device_kind, **(extra or {})}
+    js = output_dir / f"{result.name}.json"
+    write_text_atomic(js, json.dumps(record, indent=2) + "\n")
+    return txt, js
+
+
+def stderr_log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

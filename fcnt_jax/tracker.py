@@ -1,0 +1,234 @@
+"""The FCNT tracker as two pure functions over an immutable pytree state.
+
+    state = init(vgg_params, frame, box, key, config)
+    state, out = step(vgg_params, state, frame, config)
+
+``init`` runs the first-frame work (crop, VGG-16, target map, sel-CNN selection for both layers,
+50 GNet/SNet iterations). ``step`` tracks one frame (the official loop tracks the first frame
+again, spec §0): crop around the previous box, features, the two heat maps, particles, the
+distracter test and move/freeze rules (spec §5), the stored sample and the SNet updates with
+``lax.cond`` (spec §6), and the frame-20 scale rule (§5.6). Both are jitted with the config
+static, so a sequence compiles once per frame shape. Boxes are 0-based ``[x0, y0, w, h]``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from fcnt_jax import backbone, geometry, heads, localize, selection
+from fcnt_jax.config import FCNTConfig
+from fcnt_jax.heatmap import target_map
+
+
+@struct.dataclass
+class TrackerState:
+    """Everything the tracker carries from frame to frame."""
+
+    frame_index: jax.Array  # int32: frames tracked so far (0 before the first step)
+    target: jax.Array  # [cx, cy, s, r] of the current estimate (IVT state, s = w / 64, r = h / w)
+    sigma: jax.Array  # particle std of [cx, cy, s, r]
+    scale_sigma: jax.Array  # the scale std switched on by the frame-20 rule (affsig_o)
+    roi_factor: jax.Array  # ROI side / box width = roi_scale x dia0 / w0 (aspect is frozen)
+    initial_width: jax.Array
+    image_hw: jax.Array  # the frame's true (height, width), float32
+    s_channels: jax.Array  # (K,) conv4_3 channels for SNet
+    g_channels: jax.Array  # (K,) conv5_3 channels for GNet
+    gnet: dict
+    snet: dict
+    snet_opt: optax.OptState  # persistent: the SNet momentum is never reset (spec §4.2)
+    first_features: jax.Array  # (grid, grid, K) selected conv4_3 of the first frame
+    first_map: jax.Array  # (grid, grid) M1
+    store_features: jax.Array  # the most confident sample since the last adaptation (spec §6.1)
+    store_map: jax.Array
+    store_conf: jax.Array
+    min_conf: jax.Array
+    scale_sampling: jax.Array  # bool: scale sampling is on
+    key: jax.Array
+
+
+@struct.dataclass
+class StepOutput:
+    box: jax.Array  # (4,) 0-based [x0, y0, w, h]
+    confidence: jax.Array  # mean map value in the chosen box
+    decided_by: jax.Array  # 0 GNet, 1 SNet, 2 held (no move)
+    g_distracter: jax.Array
+    s_distracter: jax.Array
+    adapted: jax.Array  # the adaptation update ran this frame
+    discriminated: jax.Array  # the discrimination update ran this frame
+    roi: jax.Array  # [x0, y0, side] of the ROI the maps live in
+    g_map: jax.Array | None = None  # (roi_size, roi_size) thresholded, when return_maps
+    s_map: jax.Array | None = None
+
+
+def _features(vgg_params, frame, roi, image_hw, cfg: FCNTConfig):
+    crop = geometry.crop_roi(frame, roi, cfg.roi.roi_size, image_hw=image_hw)
+    dtype = jnp.bfloat16 if cfg.backbone_dtype == "bfloat16" else jnp.float32
+    feats = backbone.features(vgg_params, crop[None], dtype)
+    return feats["conv4_3"][0], feats["conv5_3"][0]
+
+
+def _map_for(box, roi, image_hw, cfg: FCNTConfig):
+    return target_map(box, roi, cfg.roi.grid, cfg.roi.roi_size, cfg.roi.map_sigma_factor, image_hw)
+
+
+def translation_sigma(box: jax.Array, cfg: FCNTConfig) -> jax.Array:
+    """ceil(diag0 / 7) px [O:init_tracker.m], or the paper's fixed 10 px."""
+    if cfg.localization.translation_sigma_px is not None:
+        return jnp.float32(cfg.localization.translation_sigma_px)
+    return jnp.ceil(jnp.sqrt(box[2] ** 2 + box[3] ** 2) / 7.0)
+
+
+def init_fn(vgg_params, frame: jax.Array, box: jax.Array, key: jax.Array, cfg: FCNTConfig,
+            image_hw: jax.Array | None = None) -> TrackerState:
+    """First frame: select channels, train GNet/SNet, return the initial state (not jitted here)."""
+    box = box.astype(jnp.float32)
+    if image_hw is None:
+        image_hw = jnp.asarray(frame.shape[:2], jnp.float32)
+    loc = cfg.localization
+    roi = geometry.roi_for_box(box, cfg.roi.roi_scale)
+    conv4, conv5 = _features(vgg_params, frame, roi, image_hw, cfg)
+    first_map = _map_for(box, roi, image_hw, cfg)
+    k_sel_s, k_sel_g, k_gnet, k_snet, k_track = jax.random.split(key, 5)
+    s_channels, _, _ = selection.select_channels(conv4, first_map, k_sel_s, cfg.selection, "conv4_3")
+    g_channels, _, _ = selection.select_channels(conv5, first_map, k_sel_g, cfg.selection, "conv5_3")
+    s_feat = selection.gather_channels(conv4, s_channels)
+    g_feat = selection.gather_channels(conv5, g_channels)
+    k = cfg.selection.num_channels
+    relu = cfg.heads.output_relu
+    ones = jnp.ones((1,) + first_map.shape)
+    g_tx, s_tx = heads.head_optimizer(cfg.heads, "gnet"), heads.head_optimizer(cfg.heads, "snet")
+    gnet = heads.init_head(k_gnet, k, cfg.heads)
+    snet = heads.init_head(k_snet, k, cfg.heads)
+    steps = cfg.heads.first_frame_iterations
+    gnet, _, _ = heads.train_head(gnet, g_tx.init(gnet), g_feat[None], first_map[None], ones, g_tx, steps, relu)
+    snet, snet_opt, _ = heads.train_head(snet, s_tx.init(snet), s_feat[None], first_map[None], ones, s_tx, steps, relu)
+    sigma_t = translation_sigma(box, cfg)
+    scale_sigma = jnp.float32(loc.scale_sigma) * box[2] / loc.template_size
+    scale_on = jnp.asarray(loc.scale_sampling_from_start)
+    diag = jnp.sqrt(box[2] ** 2 + box[3] ** 2)
+    return TrackerState(
+        frame_index=jnp.int32(0),
+        target=geometry.box_to_state(box, loc.template_size),
+        sigma=jnp.stack([sigma_t, sigma_t, jnp.where(scale_on, scale_sigma, 0.0), jnp.float32(0.0)]),
+        scale_sigma=scale_sigma,
+        roi_factor=cfg.roi.roi_scale * diag / box[2],
+        initial_width=box[2],
+        image_hw=image_hw.astype(jnp.float32),
+        s_channels=s_channels, g_channels=g_channels,
+        gnet=gnet, snet=snet, snet_opt=snet_opt,
+        first_features=s_feat, first_map=first_map,
+        store_features=s_feat, store_map=first_map, store_conf=jnp.float32(0.0),
+        min_conf=jnp.float32(loc.minconf_cap),
+        scale_sampling=scale_on,
+        key=k_track,
+    )
+
+
+def _roi_for_state(target: jax.Array, roi_factor: jax.Array, template_size: int) -> jax.Array:
+    """Square ROI centred on the state's centre, side = roi_factor x current width (spec §1.1)."""
+    side = roi_factor * target[2] * template_size
+    return jnp.stack([target[0] - side / 2, target[1] - side / 2, side])
+
+
+def _update_snet(state: TrackerState, feats, targets, weights, steps: int, cfg: FCNTConfig):
+    tx = heads.head_optimizer(cfg.heads, "snet")
+    snet, opt, _ = heads.train_head(state.snet, state.snet_opt, feats, targets, weights, tx, steps,
+                                    cfg.heads.output_relu)
+    return state.replace(snet=snet, snet_opt=opt)
+
+
+def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
+            return_maps: bool = False) -> tuple[TrackerState, StepOutput]:
+    """Track one frame (not jitted here; see :data:`step`)."""
+    loc, upd = cfg.localization, cfg.updates
+    size = cfg.roi.roi_size
+    image_hw = state.image_hw
+    t = state.frame_index
+    key = jax.random.fold_in(state.key, t)
+
+    # Features in the ROI around the previous box, and the two heat maps in the ROI frame.
+    roi = _roi_for_state(state.target, state.roi_factor, loc.template_size)
+    conv4, conv5 = _features(vgg_params, frame, roi, image_hw, cfg)
+    s_feat = selection.gather_channels(conv4, state.s_channels)
+    g_feat = selection.gather_channels(conv5, state.g_channels)
+    relu = cfg.heads.output_relu
+    # Outside any loop XLA's own convolution is the fast one on every backend.
+    g_map = localize.roi_heat_map(heads.head_apply(state.gnet, g_feat, relu, "xla"), roi, image_hw, size, loc.map_threshold)
+    s_map = localize.roi_heat_map(heads.head_apply(state.snet, s_feat, relu, "xla"), roi, image_hw, size, loc.map_threshold)
+
+    # Particles, scored on both maps.
+    particles = localize.sample_particles(key, state.target, state.sigma, loc.num_particles)
+    boxes = localize.particle_boxes(particles, loc.template_size)
+    g_conf_all = localize.particle_confidence(g_map, boxes, roi, size)
+    s_conf_all = localize.particle_confidence(s_map, boxes, roi, size)
+    g_best = jnp.argmax(localize.ranking_score(g_conf_all, boxes, loc.gamma_g, loc.score_mode))
+    s_best = jnp.argmax(localize.ranking_score(s_conf_all, boxes, loc.gamma_s, loc.score_mode))
+    g_distracter, _ = localize.distracter_test(g_map, boxes[g_best], roi, image_hw, size,
+                                               loc.gnet_distracter_value, loc.distracter_ratio)
+    s_distracter, _ = localize.distracter_test(s_map, boxes[g_best], roi, image_hw, size,
+                                               loc.snet_distracter_value, loc.distracter_ratio)
+    target, conf, decided_by = localize.decide(state.target, particles[g_best], g_conf_all[g_best],
+                                               particles[s_best], s_conf_all[s_best], g_distracter, loc)
+    new_box = geometry.state_to_box(target, loc.template_size)
+    min_conf = jnp.minimum(state.min_conf, conf)
+
+    # The map for the new box, in the ROI the features came from: centred on the previous box, of
+    # the new box's size (the code's l_off alignment, spec §2.4).
+    update_roi = _roi_for_state(state.target.at[2].set(target[2]), state.roi_factor, loc.template_size)
+    new_map = _map_for(new_box, update_roi, image_hw, cfg)
+
+    # Stored sample (§6.1).
+    store = (conf > state.store_conf) & (conf > loc.update_threshold)
+    state = state.replace(
+        store_features=jnp.where(store, s_feat, state.store_features),
+        store_map=jnp.where(store, new_map, state.store_map),
+        store_conf=jnp.where(store, conf, state.store_conf),
+    )
+
+    # Adaptation every 20 frames (§6.2).
+    adapt = (((t + 1) % upd.adaptation_interval) == 0) & (state.store_conf > loc.update_threshold)
+
+    def adaptation(st: TrackerState) -> TrackerState:
+        if upd.adaptation_include_first_frame:
+            feats = jnp.stack([st.first_features, st.store_features])
+            maps = jnp.stack([st.first_map, st.store_map])
+        else:
+            feats, maps = st.store_features[None], st.store_map[None]
+        st = _update_snet(st, feats, maps, jnp.ones_like(maps), upd.adaptation_iterations, cfg)
+        return st.replace(store_conf=jnp.float32(loc.update_threshold))
+
+    state = jax.lax.cond(adapt, adaptation, lambda st: st, state)
+
+    # Discrimination on a distracter (§6.3): the reference sample with its full loss, the current
+    # frame with the loss masked to where its map is <= 0 (outside the truncated Gaussian).
+    trigger = s_distracter if upd.discrimination_trigger == "snet" else g_distracter
+    discriminate = trigger & (conf > loc.update_threshold)
+
+    def discrimination(st: TrackerState) -> TrackerState:
+        ref_f, ref_m = ((st.store_features, st.store_map) if upd.discrimination_reference == "stored"
+                        else (st.first_features, st.first_map))
+        feats = jnp.stack([ref_f, s_feat])
+        maps = jnp.stack([ref_m, new_map])
+        weights = jnp.stack([jnp.ones_like(new_map), (new_map <= 0).astype(new_map.dtype)])
+        return _update_snet(st, feats, maps, weights, upd.discrimination_iterations, cfg)
+
+    state = jax.lax.cond(discriminate, discrimination, lambda st: st, state)
+
+    # Scale re-estimation, once, at the reestimate_frame-th frame (§5.6).
+    # (The paper samples scale from the start and has no such rule.)
+    at_check = (t == (loc.reestimate_frame - 1)) & (not loc.scale_sampling_from_start)
+    enable = jnp.where(at_check, localize.scale_sampling_decision(min_conf, state.initial_width), state.scale_sampling)
+    sigma = state.sigma.at[2].set(jnp.where(enable, state.scale_sigma, 0.0))
+
+    state = state.replace(frame_index=t + 1, target=target, min_conf=min_conf, scale_sampling=enable, sigma=sigma)
+    out = StepOutput(box=new_box, confidence=conf, decided_by=decided_by, g_distracter=g_distracter,
+                     s_distracter=s_distracter, adapted=adapt, discriminated=discriminate, roi=roi,
+                     g_map=g_map if return_maps else None, s_map=s_map if return_maps else None)
+    return state, out
+
+
+init = jax.jit(init_fn, static_argnames=("cfg",))
+step = jax.jit(step_fn, static_argnames=("cfg", "return_maps"), donate_argnames=("state",))
