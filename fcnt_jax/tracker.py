@@ -140,6 +140,24 @@ def _update_snet(state: TrackerState, feats, targets, weights, steps: int, cfg: 
     return state.replace(snet=snet, snet_opt=opt)
 
 
+def should_store(conf: jax.Array, store_conf: jax.Array, cfg: FCNTConfig) -> jax.Array:
+    """Keep this frame as the stored sample: more confident than the stored one and > 0.35 (§6.1)."""
+    return (conf > store_conf) & (conf > cfg.localization.update_threshold)
+
+
+def adaptation_due(frame_index: jax.Array, store_conf: jax.Array, cfg: FCNTConfig) -> jax.Array:
+    """Every 20th frame ((t - t0 + 1) mod 20 == 0) with a stored sample above 0.35 (§6.2)."""
+    return (((frame_index + 1) % cfg.updates.adaptation_interval) == 0) & (
+        store_conf > cfg.localization.update_threshold)
+
+
+def discrimination_due(g_distracter: jax.Array, s_distracter: jax.Array, conf: jax.Array,
+                       cfg: FCNTConfig) -> jax.Array:
+    """code: the SNet-map distracter test; paper: the GNet test (eq. 9); and conf > 0.35 (§6.3)."""
+    trigger = s_distracter if cfg.updates.discrimination_trigger == "snet" else g_distracter
+    return trigger & (conf > cfg.localization.update_threshold)
+
+
 def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
             return_maps: bool = False) -> tuple[TrackerState, StepOutput]:
     """Track one frame (not jitted here; see :data:`step`)."""
@@ -181,7 +199,7 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
     new_map = _map_for(new_box, update_roi, image_hw, cfg)
 
     # Stored sample (§6.1).
-    store = (conf > state.store_conf) & (conf > loc.update_threshold)
+    store = should_store(conf, state.store_conf, cfg)
     state = state.replace(
         store_features=jnp.where(store, s_feat, state.store_features),
         store_map=jnp.where(store, new_map, state.store_map),
@@ -189,7 +207,7 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
     )
 
     # Adaptation every 20 frames (§6.2).
-    adapt = (((t + 1) % upd.adaptation_interval) == 0) & (state.store_conf > loc.update_threshold)
+    adapt = adaptation_due(t, state.store_conf, cfg)
 
     def adaptation(st: TrackerState) -> TrackerState:
         if upd.adaptation_include_first_frame:
@@ -204,8 +222,7 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
 
     # Discrimination on a distracter (§6.3): the reference sample with its full loss, the current
     # frame with the loss masked to where its map is <= 0 (outside the truncated Gaussian).
-    trigger = s_distracter if upd.discrimination_trigger == "snet" else g_distracter
-    discriminate = trigger & (conf > loc.update_threshold)
+    discriminate = discrimination_due(g_distracter, s_distracter, conf, cfg)
 
     def discrimination(st: TrackerState) -> TrackerState:
         ref_f, ref_m = ((st.store_features, st.store_map) if upd.discrimination_reference == "stored"

@@ -1,0 +1,123 @@
+"""Hand-computed cases for every localisation rule (spec §5)."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from fcnt_jax import localize as L
+from fcnt_jax.config import LocalizationConfig, get_config
+from fcnt_jax.tracker import adaptation_due, discrimination_due, should_store
+
+CFG = LocalizationConfig()
+
+
+def brute_integral(m, box):
+    """Sum of pixel values times their overlap with a fractional box."""
+    x0, y0, w, h = box
+    total = 0.0
+    for j in range(m.shape[0]):
+        oy = max(0.0, min(j + 1, y0 + h) - max(j, y0))
+        for i in range(m.shape[1]):
+            ox = max(0.0, min(i + 1, x0 + w) - max(i, x0))
+            total += m[j, i] * ox * oy
+    return total
+
+
+def test_summed_area_integrals_are_exact_for_fractional_boxes():
+    rng = np.random.default_rng(0)
+    m = rng.random((12, 15))
+    boxes = np.array([[0.0, 0.0, 15.0, 12.0], [2.3, 1.7, 5.5, 4.25], [-3.0, 8.5, 6.0, 10.0], [14.2, 11.1, 3.0, 3.0]])
+    got = np.asarray(L.box_integrals(L.summed_area_table(jnp.asarray(m)), jnp.asarray(boxes, jnp.float32)))
+    want = [brute_integral(m, b) for b in boxes]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_particle_confidence_is_the_mean_in_the_box():
+    heat = jnp.zeros((100, 100)).at[40:60, 30:50].set(1.0)  # a 20x20 block of ones
+    roi = jnp.array([0.0, 0.0, 100.0])  # ROI frame == image frame (roi_size 100)
+    boxes = jnp.array([[30.0, 40.0, 20.0, 20.0],    # exactly the block: mean 1
+                       [20.0, 30.0, 40.0, 40.0],    # 4x the block's area: 0.25
+                       [30.0, 50.0, 20.0, 20.0],    # half on the block: 0.5
+                       [90.0, 90.0, 20.0, 20.0]])   # 3/4 outside the ROI, on zeros: 0
+    conf = L.particle_confidence(heat, boxes, roi, 100)
+    np.testing.assert_allclose(conf, [1.0, 0.25, 0.5, 0.0], atol=1e-6)
+
+
+def test_ranking_scores():
+    boxes = jnp.array([[0.0, 0.0, 10.0, 20.0]])
+    np.testing.assert_allclose(L.ranking_score(jnp.array([0.5]), boxes, 0.7, "mean_area_gamma"), [0.5 * 200**0.7], rtol=1e-6)
+    np.testing.assert_allclose(L.ranking_score(jnp.array([0.5]), boxes, 0.7, "sum"), [100.0], rtol=1e-6)
+
+
+def test_distracter_proportion():
+    heat = jnp.zeros((100, 100))
+    heat = heat.at[10:20, 10:20].set(1.0)    # inside the box: mass 100
+    heat = heat.at[60:70, 60:65].set(0.5)    # outside, strong: mass 25 -> P_d = 0.25 >= 0.2
+    heat = heat.at[80:90, 0:50].set(0.15)    # outside but <= 0.2: ignored
+    roi, hw = jnp.array([0.0, 0.0, 100.0]), jnp.array([100.0, 100.0])
+    flag, ratio = L.distracter_test(heat, jnp.array([10.0, 10.0, 10.0, 10.0]), roi, hw, 100, 0.2, 0.2)
+    assert bool(flag) and float(ratio) == pytest.approx(0.25)
+    weaker = heat.at[60:70, 60:65].set(0.3)  # mass 15 -> 0.15 < 0.2
+    flag, ratio = L.distracter_test(weaker, jnp.array([10.0, 10.0, 10.0, 10.0]), roi, hw, 100, 0.2, 0.2)
+    assert not bool(flag) and float(ratio) == pytest.approx(0.15)
+    # The box is clipped to the image: a box spilling out still counts only the in-image mass.
+    flag, ratio = L.distracter_test(heat, jnp.array([-10.0, 10.0, 30.0, 10.0]), roi, hw, 100, 0.2, 0.2)
+    assert float(ratio) == pytest.approx(0.25)
+
+
+PREV = jnp.array([50.0, 50.0, 1.0, 2.0])
+G = jnp.array([55.0, 52.0, 1.1, 2.0])
+S = jnp.array([45.0, 48.0, 0.9, 2.0])
+
+
+@pytest.mark.parametrize("g_conf,s_conf,distracter,want_state,want_conf,want_by", [
+    (0.5, 0.4, False, G, 0.5, L.GNET),                                  # GNet decides
+    (0.5, 0.4, True, S, 0.4, L.SNET),                                   # distracter: SNet decides
+    (0.05, 0.4, False, S, 0.4, L.SNET),                                 # GNet too weak, SNet > 0.1
+    (0.05, 0.2, False, jnp.array([45.0, 48.0, 1.0, 2.0]), 0.2, L.SNET), # SNet, but conf < 0.35: keep scale
+    (0.3, 0.05, False, jnp.array([55.0, 52.0, 1.0, 2.0]), 0.3, L.GNET), # conf < 0.35: centre only
+    (0.08, 0.09, False, PREV, 0.08, L.HELD),                            # both <= 0.1: don't move
+    (0.5, 0.09, True, PREV, 0.09, L.HELD),                              # distracter and SNet too weak
+])
+def test_move_and_freeze_rules(g_conf, s_conf, distracter, want_state, want_conf, want_by):
+    state, conf, by = L.decide(PREV, G, jnp.float32(g_conf), S, jnp.float32(s_conf), jnp.asarray(distracter), CFG)
+    np.testing.assert_allclose(state, want_state, rtol=1e-6)
+    assert float(conf) == pytest.approx(want_conf) and int(by) == want_by
+
+
+@pytest.mark.parametrize("minconf,w0,enabled", [
+    (0.495, 100.0, False),   # > 0.49: always confident, stays off
+    (0.47, 10.0, True),      # (0.45, 0.49)
+    (0.49, 100.0, True),     # exactly 0.49 falls to the ratio rules: > 0.4 and ratio 1.56 > 0.6
+    (0.42, 40.0, True),      # > 0.4, ratio 0.625 > 0.6
+    (0.42, 38.0, False),     # > 0.4, ratio 0.59: no
+    (0.38, 19.0, True),      # > 0.35, ratio 0.297 < 0.3
+    (0.38, 20.0, False),     # ratio 0.3125
+    (0.35, 10.0, False),     # <= 0.35: off
+])
+def test_frame_20_scale_rule(minconf, w0, enabled):
+    assert bool(L.scale_sampling_decision(jnp.float32(minconf), jnp.float32(w0))) is enabled
+
+
+def test_update_triggers():
+    code, paper = get_config("code"), get_config("paper")
+    assert bool(should_store(jnp.float32(0.5), jnp.float32(0.4), code))
+    assert not bool(should_store(jnp.float32(0.3), jnp.float32(0.0), code))   # not above 0.35
+    assert not bool(should_store(jnp.float32(0.5), jnp.float32(0.6), code))   # not above the stored one
+    assert bool(adaptation_due(jnp.int32(19), jnp.float32(0.5), code))        # the 20th frame
+    assert not bool(adaptation_due(jnp.int32(20), jnp.float32(0.5), code))
+    assert not bool(adaptation_due(jnp.int32(39), jnp.float32(0.35), code))   # stored conf must beat 0.35
+    t, f = jnp.asarray(True), jnp.asarray(False)
+    assert bool(discrimination_due(f, t, jnp.float32(0.5), code))             # code: SNet-map test
+    assert not bool(discrimination_due(t, f, jnp.float32(0.5), code))
+    assert bool(discrimination_due(t, f, jnp.float32(0.5), paper))            # paper: GNet test
+    assert not bool(discrimination_due(f, t, jnp.float32(0.3), code))         # conf must be > 0.35
+
+
+def test_roi_heat_map_normalises_thresholds_and_masks_outside_the_image():
+    raw = jnp.zeros((8, 8)).at[4, 4].set(4.0).at[1, 1].set(0.2)
+    roi = jnp.array([-32.0, 0.0, 64.0])  # left half of the ROI lies outside the image
+    heat = L.roi_heat_map(raw, roi, jnp.array([64.0, 64.0]), 64, 0.1)
+    assert float(heat.max()) == pytest.approx(1.0, abs=0.05)
+    assert float(heat[:, :32].max()) == 0.0  # outside the image
+    assert float(jnp.min(jnp.where(heat > 0, heat, 1.0))) > 0.1  # nothing in (0, 0.1]

@@ -1,0 +1,126 @@
+"""The tracker end to end: one compilation, determinism, a synthetic sequence, the real demo."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from fcnt_jax import tracker
+from fcnt_jax.config import get_config
+from fcnt_jax.eval.metrics import sequence_scores
+
+from tests.synthetic import synthetic_sequence
+from tests.test_backbone import tiny_params
+
+# Small shapes for a tiny random backbone (16/20 channels at conv4_3/conv5_3). The learning rates
+# are raised to suit its feature magnitudes (~20 / ~160 on average); the real-weight demo test
+# below runs the code preset unchanged.
+TINY = ["roi.roi_size=128", "selection.num_channels=8", "heads.conv1_channels=8",
+        "localization.num_particles=128", "selection.iterations=10", "heads.first_frame_iterations=50",
+        "heads.gnet_lr=3e-7", "heads.snet_lr=3e-6", "updates.discrimination_iterations=3"]
+
+
+@pytest.fixture(scope="module")
+def synthetic_run():
+    cfg = get_config("code", TINY)
+    frames, gt = synthetic_sequence(40)
+    params = tiny_params(jax.random.PRNGKey(0))
+    traces = []
+
+    def counted_step(*args, **kwargs):
+        traces.append(1)  # runs only while tracing
+        return tracker.step_fn(*args, **kwargs)
+
+    step = jax.jit(counted_step, static_argnames=("cfg", "return_maps"))
+    state = tracker.init(params, frames[0], jnp.asarray(gt[0], jnp.float32), jax.random.PRNGKey(0), cfg=cfg)
+    outs = []
+    for frame in frames:
+        state, out = step(params, state, frame, cfg=cfg)
+        outs.append(jax.device_get(out))
+    return cfg, frames, gt, params, outs, traces, state
+
+
+def test_step_compiles_once_per_sequence_shape(synthetic_run):
+    _, frames, _, _, outs, traces, _ = synthetic_run
+    assert len(outs) == len(frames) >= 30
+    assert len(traces) == 1
+
+
+def test_synthetic_target_is_tracked_through_the_distracter(synthetic_run):
+    _, _, gt, _, outs, _, state = synthetic_run
+    boxes = np.stack([o.box for o in outs])
+    boxes[0] = gt[0]
+    assert np.isfinite(boxes).all() and (boxes[:, 2:] > 0).all()
+    scores = sequence_scores(boxes, gt)
+    assert scores["precision_20"] >= 0.8 and scores["auc"] >= 0.4, scores
+    assert {int(o.decided_by) for o in outs} <= {0, 1, 2}
+    # Adaptation can only happen on the 20th, 40th ... frame.
+    assert all((t + 1) % 20 == 0 for t, o in enumerate(outs) if bool(o.adapted))
+    assert int(state.frame_index) == 40
+
+
+def test_identical_inputs_give_identical_outputs(synthetic_run):
+    cfg, frames, gt, params, outs, _, _ = synthetic_run
+
+    def run(seed):
+        state = tracker.init(params, frames[0], jnp.asarray(gt[0], jnp.float32), jax.random.PRNGKey(seed), cfg=cfg)
+        boxes = []
+        for frame in frames[:4]:
+            state, out = tracker.step(params, state, frame, cfg=cfg)
+            boxes.append(np.asarray(out.box))
+        return np.stack(boxes), state
+
+    a, state_a = run(0)
+    b, state_b = run(0)
+    np.testing.assert_array_equal(a, b)
+    for x, y in zip(jax.tree_util.tree_leaves(state_a), jax.tree_util.tree_leaves(state_b)):
+        np.testing.assert_array_equal(x, y)
+    np.testing.assert_allclose(a, np.stack([o.box for o in outs[:4]]), rtol=1e-5, atol=1e-3)
+    c, _ = run(1)
+    assert not np.array_equal(a, c)  # the seed drives the particles
+
+
+def test_paper_preset_runs_with_its_own_shapes():
+    cfg = get_config("paper", TINY + ["localization.translation_sigma_px=5"])
+    assert cfg.heads.output_relu and cfg.localization.scale_sampling_from_start
+    frames, gt = synthetic_sequence(3)
+    params = tiny_params(jax.random.PRNGKey(0))
+    state = tracker.init(params, frames[0], jnp.asarray(gt[0], jnp.float32), jax.random.PRNGKey(0), cfg=cfg)
+    assert state.gnet["conv1"]["w"].shape[-1] == 8  # conv1_channels override applies to both presets
+    assert float(state.sigma[2]) > 0  # scale sampled from the start
+    state, out = tracker.step(params, state, frames[1], cfg=cfg)
+    assert np.isfinite(np.asarray(out.box)).all()
+
+
+@pytest.mark.slow
+def test_demo_sequence_with_real_weights(vgg_params, tmp_path):
+    """CI integration: the bundled Crossing demo, code preset, real VGG-16: precision@20 >= 0.9."""
+    from fcnt_jax.data import DEMO_SEQUENCE, open_sequence
+    from fcnt_jax.geometry import box_from_otb
+    from fcnt_jax.run import track_sequence, write_results
+
+    seq = open_sequence(DEMO_SEQUENCE)
+    result = track_sequence(vgg_params, seq, get_config("code"), seed=0, log=lambda m: None)
+    txt, js = write_results(result, tmp_path)
+    rows = np.loadtxt(txt, delimiter=",")
+    assert rows.shape == (120, 4)
+    np.testing.assert_allclose(box_from_otb(rows[0]), seq.init_box)  # frame 1 = the given box, 1-based
+    scores = sequence_scores(box_from_otb(rows), seq.groundtruth)
+    assert scores["precision_20"] >= 0.9, scores
+    record = json.loads(js.read_text())
+    assert record["precision_20"] == pytest.approx(scores["precision_20"])
+    assert record["compile_s"] > 0 and record["track_fps"] > 0 and record["init_s"] > record["compile_s"]
+
+
+def test_track_cli_reports_bad_input(tmp_path, capsys):
+    from absl import flags
+    from absl.testing import flagsaver
+    from experiments import track
+
+    if not flags.FLAGS.is_parsed():
+        flags.FLAGS.mark_as_parsed()
+    with flagsaver.flagsaver(sequence=str(tmp_path / "missing"), output_dir=str(tmp_path)):
+        assert track.main([]) == 2
+    assert "missing: sequence folder does not exist" in capsys.readouterr().err
