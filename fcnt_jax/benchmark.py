@@ -1,0 +1,103 @@
+"""Run the tracker over a data set: resumable, one failing sequence never stops the rest.
+
+Each sequence's ``<Seq>.txt`` and ``<Seq>.json`` are written atomically; a sequence whose two files
+exist is skipped, so an interrupted run resumes where it stopped. One JSON line per sequence is
+appended to ``results.jsonl`` (errors too, with the message), and a summary table is returned.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from fcnt_jax.config import FCNTConfig
+from fcnt_jax.data import Sequence, SequenceError, open_sequence
+from fcnt_jax.data.otb import is_otb_folder
+from fcnt_jax.data.uav123 import annotation_path
+from fcnt_jax.data.vot import is_vot_folder
+from fcnt_jax.run import track_sequence, write_results
+
+
+def list_sequences(dataset: str, root: Path) -> list[Path]:
+    """Sequence folders of a data set root, sorted by name."""
+    root = Path(root)
+    if not root.is_dir():
+        raise SequenceError(f"{root}: data set root does not exist")
+    if dataset == "otb":
+        folders = [p for p in root.iterdir() if p.is_dir() and is_otb_folder(p)]
+    elif dataset == "vot":
+        folders = [p for p in root.iterdir() if p.is_dir() and is_vot_folder(p)]
+    elif dataset == "uav123":
+        folders = [p for subset in (root / "data_seq").iterdir() if subset.is_dir() for p in subset.iterdir()
+                   if p.is_dir() and (annotation_path(p) or Path("/nonexistent")).is_file()]
+    else:
+        raise ValueError(f"unknown data set {dataset!r}; choose otb, vot or uav123")
+    return sorted(folders, key=lambda p: p.name.lower())
+
+
+def _append_jsonl(path: Path, row: dict) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(row) + "\n")
+        f.flush()
+
+
+def run_benchmark(vgg_params, dataset: str, root: Path, output_dir: Path, cfg: FCNTConfig,
+                  sequences: list[str] | None = None, max_frames: int | None = None, seed: int = 0,
+                  log: Callable[[str], None] = print) -> list[dict]:
+    """Track every sequence not yet done; returns one row per sequence (done before or now)."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    folders = list_sequences(dataset, root)
+    if sequences:
+        wanted = {s.lower() for s in sequences}
+        missing = wanted - {p.name.lower() for p in folders}
+        if missing:
+            raise SequenceError(f"{root}: no sequence(s) named {sorted(missing)}")
+        folders = [p for p in folders if p.name.lower() in wanted]
+    rows = []
+    for i, folder in enumerate(folders, 1):
+        prefix = f"[{i}/{len(folders)}] {folder.name}"
+        txt, js = output_dir / f"{folder.name}.txt", output_dir / f"{folder.name}.json"
+        if txt.exists() and js.exists():
+            rows.append(json.loads(js.read_text()))
+            log(f"{prefix}: done before, skipped")
+            continue
+        try:
+            seq: Sequence = open_sequence(folder).truncated(max_frames)
+            result = track_sequence(vgg_params, seq, cfg, seed, log=lambda m: None)
+            write_results(result, output_dir, {"preset": cfg.preset, "seed": seed, "max_frames": max_frames})
+        except Exception as e:  # one bad sequence must not lose the others
+            row = {"sequence": folder.name, "error": f"{type(e).__name__}: {e}"}
+            _append_jsonl(output_dir / "results.jsonl", {**row, "traceback": traceback.format_exc(limit=3)})
+            log(f"{prefix}: FAILED: {row['error']}")
+            rows.append(row)
+            continue
+        row = json.loads(js.read_text())
+        _append_jsonl(output_dir / "results.jsonl", {k: row.get(k) for k in
+                      ("sequence", "frames", "init_s", "compile_s", "track_fps", "precision_20", "auc")})
+        log(f"{prefix}: {row['frames']} frames, init {row['init_s']:.1f} s, {row['track_fps']:.2f} fps, "
+            f"P@20 {row.get('precision_20', float('nan')):.3f}, AUC {row.get('auc', float('nan')):.3f}")
+        rows.append(row)
+    return rows
+
+
+def summary_table(rows: list[dict]) -> str:
+    """Markdown: one line per sequence and the mean over the scored ones."""
+    lines = ["| sequence | frames | init s | compile s | fps | precision@20 | AUC |", "|---|---|---|---|---|---|---|"]
+    scored = []
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['sequence']} | failed: {r['error'][:60]} | | | | | |")
+            continue
+        lines.append(f"| {r['sequence']} | {r['frames']} | {r['init_s']:.1f} | {r['compile_s']:.1f} | "
+                     f"{r['track_fps']:.2f} | {r.get('precision_20', float('nan')):.3f} | {r.get('auc', float('nan')):.3f} |")
+        if "precision_20" in r:
+            scored.append(r)
+    if scored:
+        lines.append(f"| **mean ({len(scored)})** | {sum(r['frames'] for r in scored)} | | | "
+                     f"{np.mean([r['track_fps'] for r in scored]):.2f} | "
+                     f"{np.mean([r['precision_20'] for r in scored]):.3f} | {np.mean([r['auc'] for r in scored]):.3f} |")
+    return "\n".join(lines)
