@@ -5,7 +5,9 @@
 
 Re-running the same command skips sequences already done; a failing sequence is logged (and
 recorded in results.jsonl) and the run goes on. Writes <Seq>.txt / <Seq>.json per sequence,
-results.jsonl, summary.md. Expected (code preset, 8 dev OTB sequences): see WORKSPACE.md.
+results.jsonl, summary.md (with --num_runs=R > 1: one run_001 ... run_R folder each, seeds
+seed .. seed+R-1). Presets: code, paper and the paper's ablations fcnt_g, fcnt_s, fcnt_512,
+fcnt_256, fcnt_128, fcnt_64. Expected (code preset, 8 dev OTB sequences): see WORKSPACE.md.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from absl import app, flags
 flags.DEFINE_enum("dataset", "otb", ["otb", "vot", "uav123"], "data set layout")
 flags.DEFINE_string("dataset_root", None, "folder holding the sequences", required=True)
 flags.DEFINE_list("sequences", None, "only these sequences (comma-separated names)")
-flags.DEFINE_string("preset", "code", "config preset: code | paper")
+flags.DEFINE_string("preset", "code", "config preset: code | paper | fcnt_g | fcnt_s | fcnt_512 | "
+                    "fcnt_256 | fcnt_128 | fcnt_64")
 flags.DEFINE_multi_string("set", [], "config override section.field=value (repeatable)")
 flags.DEFINE_integer("max_frames", None, "track only the first N frames of each sequence")
-flags.DEFINE_integer("seed", 0, "PRNG seed")
+flags.DEFINE_integer("seed", 0, "PRNG seed (of the first run)")
+flags.DEFINE_integer("num_runs", 1, "repetitions with seeds seed, seed+1, ...", lower_bound=1)
 flags.DEFINE_string("output_dir", None, "where results go", required=True)
 flags.DEFINE_string("weights", None, "VGG-16 weights file (default: the verified cache)")
 FLAGS = flags.FLAGS
@@ -30,20 +34,31 @@ FLAGS = flags.FLAGS
 def main(argv):
     del argv
     from fcnt_jax import backbone, weights
-    from fcnt_jax.benchmark import run_benchmark, summary_table
+    from fcnt_jax.benchmark import run_benchmark, run_dir, select_folders, summary_table
     from fcnt_jax.config import get_config
+    from fcnt_jax.data import SequenceError
     from fcnt_jax.run import stderr_log, write_text_atomic
 
-    cfg = get_config(FLAGS.preset, FLAGS.set)
+    try:
+        cfg = get_config(FLAGS.preset, FLAGS.set)
+        select_folders(FLAGS.dataset, Path(FLAGS.dataset_root), FLAGS.sequences)  # fail early on bad names
+    except (ValueError, SequenceError) as e:
+        raise app.UsageError(str(e))
     params = backbone.to_device_params(weights.load_vgg16_params(FLAGS.weights))
-    out = Path(FLAGS.output_dir)
-    rows = run_benchmark(params, FLAGS.dataset, Path(FLAGS.dataset_root), out, cfg, FLAGS.sequences,
-                         FLAGS.max_frames, FLAGS.seed, log=stderr_log)
-    table = summary_table(rows)
-    print(table)
-    write_text_atomic(out / "summary.md", table + "\n")
-    return 1 if any("error" in r for r in rows) else 0
+    failed = False
+    for run in range(FLAGS.num_runs):
+        out = run_dir(Path(FLAGS.output_dir), run, FLAGS.num_runs)
+        if FLAGS.num_runs > 1:
+            stderr_log(f"run {run + 1}/{FLAGS.num_runs} (seed {FLAGS.seed + run}) -> {out}")
+        rows = run_benchmark(params, FLAGS.dataset, Path(FLAGS.dataset_root), out, cfg, FLAGS.sequences,
+                             FLAGS.max_frames, FLAGS.seed + run, log=stderr_log)
+        table = summary_table(rows)
+        print(table)
+        write_text_atomic(out / "summary.md", table + "\n")
+        failed |= any("error" in r for r in rows)
+    print(f"results in {FLAGS.output_dir}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(app.run(main))
+    app.run(main)

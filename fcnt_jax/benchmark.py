@@ -1,8 +1,10 @@
 """Run the tracker over a data set: resumable, one failing sequence never stops the rest.
 
-Each sequence's ``<Seq>.txt`` and ``<Seq>.json`` are written atomically; a sequence whose two files
-exist is skipped, so an interrupted run resumes where it stopped. One JSON line per sequence is
-appended to ``results.jsonl`` (errors too, with the message), and a summary table is returned.
+Each sequence's ``<Seq>.txt`` and ``<Seq>.json`` are written atomically (the ``.json`` last, as
+the mark of a finished sequence); a sequence whose two files exist is skipped, so an interrupted
+run resumes where it stopped and loses nothing. ``results.jsonl`` holds one JSON line per
+sequence (errors too, with the message); it is rewritten atomically after every sequence from the
+per-sequence files, so a kill at any moment never leaves it short or with a duplicate row.
 """
 
 from __future__ import annotations
@@ -39,10 +41,33 @@ def list_sequences(dataset: str, root: Path) -> list[Path]:
     return sorted(folders, key=lambda p: p.name.lower())
 
 
-def _append_jsonl(path: Path, row: dict) -> None:
-    with open(path, "a") as f:
-        f.write(json.dumps(row) + "\n")
-        f.flush()
+JSONL_KEYS = ("sequence", "frames", "init_s", "compile_s", "track_fps", "precision_20", "auc")
+
+
+def select_folders(dataset: str, root: Path, sequences: list[str] | None = None) -> list[Path]:
+    """The data set's sequence folders, or only the named ones (an unknown name is an error)."""
+    folders = list_sequences(dataset, root)
+    if sequences:
+        wanted = {s.lower() for s in sequences}
+        missing = wanted - {p.name.lower() for p in folders}
+        if missing:
+            raise SequenceError(f"{root}: no sequence(s) named {sorted(missing)}; "
+                                f"found {[p.name for p in folders]}")
+        folders = [p for p in folders if p.name.lower() in wanted]
+    if not folders:
+        raise SequenceError(f"{root}: no {dataset} sequence folders found")
+    return folders
+
+
+def load_sequences(dataset: str, root: Path, sequences: list[str] | None = None) -> list[Sequence]:
+    """Every (or every named) sequence of a data set, opened (frames are not decoded)."""
+    return [open_sequence(p) for p in select_folders(dataset, Path(root), sequences)]
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    tmp = path.with_suffix(".jsonl.tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tmp.replace(path)
 
 
 def run_benchmark(vgg_params, dataset: str, root: Path, output_dir: Path, cfg: FCNTConfig,
@@ -50,14 +75,8 @@ def run_benchmark(vgg_params, dataset: str, root: Path, output_dir: Path, cfg: F
                   log: Callable[[str], None] = print) -> list[dict]:
     """Track every sequence not yet done; returns one row per sequence (done before or now)."""
     output_dir.mkdir(parents=True, exist_ok=True)
-    folders = list_sequences(dataset, root)
-    if sequences:
-        wanted = {s.lower() for s in sequences}
-        missing = wanted - {p.name.lower() for p in folders}
-        if missing:
-            raise SequenceError(f"{root}: no sequence(s) named {sorted(missing)}")
-        folders = [p for p in folders if p.name.lower() in wanted]
-    rows = []
+    folders = select_folders(dataset, Path(root), sequences)
+    rows: list[dict] = []
     for i, folder in enumerate(folders, 1):
         prefix = f"[{i}/{len(folders)}] {folder.name}"
         txt, js = output_dir / f"{folder.name}.txt", output_dir / f"{folder.name}.json"
@@ -65,23 +84,29 @@ def run_benchmark(vgg_params, dataset: str, root: Path, output_dir: Path, cfg: F
             rows.append(json.loads(js.read_text()))
             log(f"{prefix}: done before, skipped")
             continue
+        log(f"{prefix}: tracking ...")
         try:
             seq: Sequence = open_sequence(folder).truncated(max_frames)
             result = track_sequence(vgg_params, seq, cfg, seed, log=lambda m: None)
             write_results(result, output_dir, {"preset": cfg.preset, "seed": seed, "max_frames": max_frames})
+            row = json.loads(js.read_text())
         except Exception as e:  # one bad sequence must not lose the others
-            row = {"sequence": folder.name, "error": f"{type(e).__name__}: {e}"}
-            _append_jsonl(output_dir / "results.jsonl", {**row, "traceback": traceback.format_exc(limit=3)})
+            row = {"sequence": folder.name, "error": f"{type(e).__name__}: {e}",
+                   "traceback": traceback.format_exc(limit=3)}
             log(f"{prefix}: FAILED: {row['error']}")
-            rows.append(row)
-            continue
-        row = json.loads(js.read_text())
-        _append_jsonl(output_dir / "results.jsonl", {k: row.get(k) for k in
-                      ("sequence", "frames", "init_s", "compile_s", "track_fps", "precision_20", "auc")})
-        log(f"{prefix}: {row['frames']} frames, init {row['init_s']:.1f} s, {row['track_fps']:.2f} fps, "
-            f"P@20 {row.get('precision_20', float('nan')):.3f}, AUC {row.get('auc', float('nan')):.3f}")
+        else:
+            log(f"{prefix}: {row['frames']} frames, init {row['init_s']:.1f} s, {row['track_fps']:.2f} fps, "
+                f"P@20 {row.get('precision_20', float('nan')):.3f}, AUC {row.get('auc', float('nan')):.3f}")
         rows.append(row)
+        _write_jsonl(output_dir / "results.jsonl",
+                     [r if "error" in r else {k: r.get(k) for k in JSONL_KEYS} for r in rows])
     return rows
+
+
+def run_dir(output_dir: Path, run: int, num_runs: int) -> Path:
+    """Where run ``run`` (0-based) of ``num_runs`` goes: the folder itself for a single run, else
+    ``<output_dir>/run_001`` ... (the got-10k convention of numbered repetitions)."""
+    return Path(output_dir) if num_runs == 1 else Path(output_dir) / f"run_{run + 1:03d}"
 
 
 def summary_table(rows: list[dict]) -> str:

@@ -139,6 +139,9 @@ class LocalizationConfig:
     # util/reestimate_param.m]
     reestimate_frame: int = 20
     minconf_cap: float = 0.5
+    # Which heat maps locate the target: "both" (FCNT: GNet, switching to SNet on a distracter),
+    # "gnet" or "snet" alone (the paper's FCNT_G / FCNT_S ablations [P §5, Tables 2-3]).
+    nets: str = "both"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -255,11 +258,32 @@ def paper_preset() -> FCNTConfig:
     )
 
 
-PRESETS = {"code": code_preset, "paper": paper_preset}
+def _ablation(name: str, assignments: list[str]):
+    """The paper's ablation variants [P §5, Tables 2-3], on top of the code preset."""
+    return lambda: dataclasses.replace(code_preset().override(assignments), preset=name)
+
+
+PRESETS = {
+    "code": code_preset,
+    "paper": paper_preset,
+    # FCNT_G / FCNT_S: only GNet / only SNet locates the target.
+    "fcnt_g": _ablation("fcnt_g", ["localization.nets=gnet"]),
+    "fcnt_s": _ablation("fcnt_s", ["localization.nets=snet"]),
+    # FCNT_K: K selected maps from each layer; K = 512 keeps every map, i.e. no selection. The
+    # heads keep 32 conv1 maps in every variant [O:solver/gnet_*.prototxt, spec §4].
+    **{f"fcnt_{k}": _ablation(f"fcnt_{k}", [f"selection.num_channels={k}"]) for k in (512, 256, 128, 64)},
+}
+ABLATIONS = ("code", "fcnt_g", "fcnt_s", "fcnt_512", "fcnt_256", "fcnt_128", "fcnt_64", "paper")
 
 
 def get_config(preset: str = "code", overrides: list[str] | tuple[str, ...] = ()) -> FCNTConfig:
-    """A preset by name, with optional ``section.field=value`` overrides."""
-    if preset not in PRESETS:
+    """A preset by name (case-insensitive: ``FCNT_G`` works), with ``section.field=value`` overrides."""
+    key = preset.lower()
+    if key not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-    return PRESETS[preset]().override(list(overrides))
+    cfg = PRESETS[key]().override(list(overrides))
+    if cfg.localization.nets not in ("both", "gnet", "snet"):
+        raise ValueError(f"localization.nets={cfg.localization.nets!r}: choose both, gnet or snet")
+    if not 1 <= cfg.selection.num_channels <= 512:
+        raise ValueError(f"selection.num_channels={cfg.selection.num_channels}: must be in 1..512")
+    return cfg

@@ -112,13 +112,15 @@ def decide(prev_state: jax.Array, g_state: jax.Array, g_conf: jax.Array, s_state
     GNet decides unless it sees a distracter. The chosen particle is accepted if its confidence
     exceeds ``move_threshold``; else SNet's if its confidence does; else the box does not move.
     Below ``update_threshold`` the previous scale and aspect are kept (only the centre moves).
+    With ``cfg.nets`` "gnet" or "snet" (the FCNT_G / FCNT_S ablations) that one net always decides
+    and there is no fallback to the other.
     Returns (new_state, confidence, decided_by).
     """
-    use_s = g_distracter
+    use_s = {"both": g_distracter, "gnet": jnp.bool_(False), "snet": jnp.bool_(True)}[cfg.nets]
     chosen_state = jnp.where(use_s, s_state, g_state)
     chosen_conf = jnp.where(use_s, s_conf, g_conf)
     accept_chosen = chosen_conf > cfg.move_threshold
-    accept_s = ~accept_chosen & (s_conf > cfg.move_threshold)
+    accept_s = ~accept_chosen & (s_conf > cfg.move_threshold) & (cfg.nets == "both")
     state = jnp.where(accept_chosen, chosen_state, jnp.where(accept_s, s_state, prev_state))
     conf = jnp.where(accept_chosen, chosen_conf, jnp.where(accept_s, s_conf, chosen_conf))
     decided_by = jnp.where(accept_chosen, jnp.where(use_s, SNET, GNET), jnp.where(accept_s, SNET, HELD))

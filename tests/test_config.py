@@ -55,3 +55,18 @@ def test_override_and_errors():
         get_config("code", ["selection.num_channels"])
     with pytest.raises(ValueError, match="unknown preset"):
         get_config("fast")
+
+
+def test_ablation_presets_change_only_their_rule():
+    code = get_config("code")
+    assert get_config("FCNT_G").localization == dataclasses.replace(code.localization, nets="gnet")
+    assert get_config("fcnt_s").localization.nets == "snet"
+    for k in (512, 256, 128, 64):
+        cfg = get_config(f"FCNT_{k}")
+        assert cfg.selection == dataclasses.replace(code.selection, num_channels=k)
+        assert (cfg.heads, cfg.localization, cfg.updates) == (code.heads, code.localization, code.updates)
+        assert cfg.preset == f"fcnt_{k}"
+    with pytest.raises(ValueError, match="num_channels=600"):
+        get_config("code", ["selection.num_channels=600"])
+    with pytest.raises(ValueError, match="nets='all'"):
+        get_config("code", ["localization.nets=all"])

@@ -1,5 +1,6 @@
 """Hand-computed cases for every localisation rule (spec §5)."""
 
+import dataclasses
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -121,3 +122,16 @@ def test_roi_heat_map_normalises_thresholds_and_masks_outside_the_image():
     assert float(heat.max()) == pytest.approx(1.0, abs=0.05)
     assert float(heat[:, :32].max()) == 0.0  # outside the image
     assert float(jnp.min(jnp.where(heat > 0, heat, 1.0))) > 0.1  # nothing in (0, 0.1]
+
+
+@pytest.mark.parametrize("nets,g_conf,s_conf,distracter,want_state,want_by", [
+    ("gnet", 0.5, 0.4, True, G, L.GNET),      # FCNT_G ignores the distracter switch
+    ("gnet", 0.05, 0.4, False, PREV, L.HELD),  # ... and never falls back to SNet
+    ("snet", 0.5, 0.4, False, S, L.SNET),      # FCNT_S: SNet decides without a distracter
+    ("snet", 0.5, 0.05, False, PREV, L.HELD),  # ... and never falls back to GNet
+])
+def test_single_net_ablations(nets, g_conf, s_conf, distracter, want_state, want_by):
+    cfg = dataclasses.replace(CFG, nets=nets)
+    state, _, by = L.decide(PREV, G, jnp.float32(g_conf), S, jnp.float32(s_conf), jnp.asarray(distracter), cfg)
+    np.testing.assert_allclose(state, want_state, rtol=1e-6)
+    assert int(by) == want_by

@@ -144,10 +144,10 @@ def parse_numbers(line: str, path: Path, lineno: int) -> list[float]:
                             "(expected numbers separated by commas, tabs or spaces)") from None
 
 
-def read_box_file(path: Path, allowed_counts: tuple[int, ...] = (4,)) -> list[list[float]]:
-    """Rows of numbers from a ground-truth file: one box per non-empty line, any of , \\t space."""
+def read_box_file(path: Path, allowed_counts: tuple[int, ...] = (4,), kind: str = "ground-truth") -> list[list[float]]:
+    """Rows of numbers from a box file: one box per non-empty line, any of , \\t space."""
     if not path.is_file():
-        raise SequenceError(f"{path}: ground-truth file does not exist")
+        raise SequenceError(f"{path}: {kind} file does not exist")
     rows = []
     with open(path, encoding="utf-8", errors="replace") as f:
         for lineno, line in enumerate(f, 1):

@@ -2,55 +2,152 @@
 
 Boxes are ``[x, y, w, h]`` in any one convention shared by prediction and ground truth (the
 offset cancels in centre distances and IoU). Frames whose ground truth is not valid (NaN, or
-zero/negative size) are left out of every score.
+zero/negative size) are left out of every score by default (``invalid="exclude"``, as the issue
+asks and as pytracking's ``exclude_invalid_frames=True``); ``invalid="fail"`` counts them as
+failures over the full length instead (pytracking's default, LaSOT's denominator).
+
+Curves are computed per sequence; averages over sequences are means of the per-sequence curves
+(not frame-pooled), as every OTB toolkit does.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+from typing import Literal
+
 import numpy as np
 
-PRECISION_THRESHOLDS = np.arange(0, 51, dtype=np.float64)  # 0..50 px, score at 20
-SUCCESS_THRESHOLDS = np.linspace(0.0, 1.0, 21)  # 0:0.05:1, AUC = mean of the 21 values
+PRECISION_THRESHOLDS = np.arange(0, 51, dtype=np.float64)  # 0..50 px; score at 20 px (index 20)
+SUCCESS_THRESHOLDS = np.linspace(0.0, 1.0, 21)  # 0:0.05:1; AUC = mean of the 21 values
+NORM_PRECISION_THRESHOLDS = np.arange(0, 51, dtype=np.float64) / 100  # 0..0.5; value at 0.2 (index 20)
+InvalidPolicy = Literal["exclude", "fail"]
 
 
 def valid_mask(gt: np.ndarray) -> np.ndarray:
-    gt = np.asarray(gt, np.float64)
-    return np.all(np.isfinite(gt), axis=1) & (gt[:, 2] > 0) & (gt[:, 3] > 0)
+    """Frames whose ground truth is finite with positive width and height."""
+    gt = np.asarray(gt, np.float64).reshape(-1, 4)
+    with np.errstate(invalid="ignore"):
+        return np.all(np.isfinite(gt), axis=1) & (gt[:, 2] > 0) & (gt[:, 3] > 0)
 
 
 def centre_error(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
+    """Euclidean distance between box centres, px."""
+    pred, gt = np.asarray(pred, np.float64).reshape(-1, 4), np.asarray(gt, np.float64).reshape(-1, 4)
     d = (pred[:, :2] + pred[:, 2:4] / 2) - (gt[:, :2] + gt[:, 2:4] / 2)
     return np.hypot(d[:, 0], d[:, 1])
 
 
+def normalized_centre_error(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Centre difference divided by the ground truth's width and height, then its norm (LaSOT)."""
+    pred, gt = np.asarray(pred, np.float64).reshape(-1, 4), np.asarray(gt, np.float64).reshape(-1, 4)
+    d = ((pred[:, :2] + pred[:, 2:4] / 2) - (gt[:, :2] + gt[:, 2:4] / 2)) / gt[:, 2:4]
+    return np.hypot(d[:, 0], d[:, 1])
+
+
 def iou(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
+    """Intersection over union of matching rows; 0 when the union is empty."""
+    pred, gt = np.asarray(pred, np.float64).reshape(-1, 4), np.asarray(gt, np.float64).reshape(-1, 4)
     x0 = np.maximum(pred[:, 0], gt[:, 0])
     y0 = np.maximum(pred[:, 1], gt[:, 1])
     x1 = np.minimum(pred[:, 0] + pred[:, 2], gt[:, 0] + gt[:, 2])
     y1 = np.minimum(pred[:, 1] + pred[:, 3], gt[:, 1] + gt[:, 3])
     inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    union = pred[:, 2] * pred[:, 3] + gt[:, 2] * gt[:, 3] - inter
+    union = np.clip(pred[:, 2], 0, None) * np.clip(pred[:, 3], 0, None) + gt[:, 2] * gt[:, 3] - inter
     return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
-def precision_curve(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+def _prepared(pred, gt, invalid: InvalidPolicy):
+    pred, gt = np.asarray(pred, np.float64).reshape(-1, 4), np.asarray(gt, np.float64).reshape(-1, 4)
+    if len(pred) != len(gt):
+        raise ValueError(f"{len(pred)} predicted boxes for {len(gt)} ground-truth rows")
+    if invalid not in ("exclude", "fail"):
+        raise ValueError(f"invalid={invalid!r}: choose exclude or fail")
     ok = valid_mask(gt)
-    err = centre_error(np.asarray(pred)[ok], np.asarray(gt)[ok])
-    return (err[None, :] <= PRECISION_THRESHOLDS[:, None]).mean(axis=1) if ok.any() else np.full(51, np.nan)
+    # A prediction that is not a box (NaN, non-positive size) scores as a failure.
+    pred_ok = valid_mask(pred)
+    return pred, gt, ok, pred_ok
 
 
-def success_curve(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    ok = valid_mask(gt)
-    overlap = iou(np.asarray(pred)[ok], np.asarray(gt)[ok])
-    return (overlap[None, :] > SUCCESS_THRESHOLDS[:, None]).mean(axis=1) if ok.any() else np.full(21, np.nan)
+def _curve(values: np.ndarray, ok: np.ndarray, thresholds: np.ndarray, passes, invalid: InvalidPolicy):
+    hits = passes(values[None, :], thresholds[:, None])  # (thresholds, frames), False where invalid
+    if invalid == "exclude":
+        return hits[:, ok].mean(axis=1) if ok.any() else np.full(len(thresholds), np.nan)
+    return (hits & ok[None, :]).mean(axis=1) if len(ok) else np.full(len(thresholds), np.nan)
 
 
-def sequence_scores(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
-    """precision@20 px and success AUC (mean of the 21-threshold curve) of one sequence."""
+def precision_curve(pred: np.ndarray, gt: np.ndarray, invalid: InvalidPolicy = "exclude") -> np.ndarray:
+    """Fraction of frames with centre error <= t for t = 0..50 px (51 values)."""
+    pred, gt, ok, pred_ok = _prepared(pred, gt, invalid)
+    err = np.where(ok & pred_ok, centre_error(pred, gt), np.inf)
+    return _curve(err, ok, PRECISION_THRESHOLDS, np.less_equal, invalid)
+
+
+def normalized_precision_curve(pred: np.ndarray, gt: np.ndarray, invalid: InvalidPolicy = "exclude") -> np.ndarray:
+    """Fraction of frames with normalized centre error <= t for t = 0..0.5 (51 values)."""
+    pred, gt, ok, pred_ok = _prepared(pred, gt, invalid)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        err = np.where(ok & pred_ok, normalized_centre_error(pred, gt), np.inf)
+    return _curve(err, ok, NORM_PRECISION_THRESHOLDS, np.less_equal, invalid)
+
+
+def success_curve(pred: np.ndarray, gt: np.ndarray, invalid: InvalidPolicy = "exclude") -> np.ndarray:
+    """Fraction of frames with IoU > t (strictly) for t = 0:0.05:1 (21 values)."""
+    pred, gt, ok, pred_ok = _prepared(pred, gt, invalid)
+    with np.errstate(invalid="ignore"):
+        overlap = np.where(ok & pred_ok, iou(pred, gt), -1.0)
+    return _curve(overlap, ok, SUCCESS_THRESHOLDS, np.greater, invalid)
+
+
+@dataclasses.dataclass(frozen=True)
+class Curves:
+    """The three OPE curves of one sequence (or their mean over sequences) and the mean IoU."""
+
+    precision: np.ndarray  # (51,) over PRECISION_THRESHOLDS
+    success: np.ndarray  # (21,) over SUCCESS_THRESHOLDS
+    norm_precision: np.ndarray  # (51,) over NORM_PRECISION_THRESHOLDS
+    mean_iou: float  # average overlap (AO) over the scored frames
+
+    def scores(self) -> dict[str, float]:
+        """The named scores: each name says which curve and which point or area."""
+        return {
+            "precision_20": float(self.precision[20]),
+            "auc": float(self.success.mean()),
+            "success_50": float(self.success[10]),  # OP50: IoU > 0.5
+            "norm_prec@0.2": float(self.norm_precision[20]),
+            "norm_prec_auc": float(self.norm_precision.mean()),
+            "mean_iou": float(self.mean_iou),
+        }
+
+
+def sequence_curves(pred: np.ndarray, gt: np.ndarray, invalid: InvalidPolicy = "exclude") -> Curves:
+    """All curves of one sequence; ``pred`` and ``gt`` must have the same number of rows."""
+    _, gt_arr, ok, pred_ok = _prepared(pred, gt, invalid)
+    overlaps = np.where(pred_ok, iou(pred, gt_arr), 0.0)
+    denom = ok if invalid == "exclude" else np.ones_like(ok)
+    mean_iou = float(np.sum(np.where(ok, overlaps, 0.0)) / denom.sum()) if denom.any() else float("nan")
+    return Curves(precision_curve(pred, gt, invalid), success_curve(pred, gt, invalid),
+                  normalized_precision_curve(pred, gt, invalid), mean_iou)
+
+
+def mean_curves(curves: list[Curves]) -> Curves:
+    """Per-sequence curves averaged over sequences (sequences with no valid frame left out)."""
+    kept = [c for c in curves if np.isfinite(c.success).all()]
+    if not kept:
+        raise ValueError("no sequence with a valid ground-truth frame to average")
+    return Curves(np.mean([c.precision for c in kept], axis=0), np.mean([c.success for c in kept], axis=0),
+                  np.mean([c.norm_precision for c in kept], axis=0), float(np.mean([c.mean_iou for c in kept])))
+
+
+def sequence_scores(pred: np.ndarray, gt: np.ndarray, invalid: InvalidPolicy = "exclude") -> dict[str, float]:
+    """The named scores of one sequence, over the frames both ``pred`` and ``gt`` cover."""
     n = min(len(pred), len(gt))
-    pred, gt = np.asarray(pred)[:n], np.asarray(gt)[:n]
-    return {"precision_20": float(precision_curve(pred, gt)[20]),
-            "auc": float(success_curve(pred, gt).mean()),
-            "mean_iou": float(np.mean(iou(pred[valid_mask(gt)], gt[valid_mask(gt)]))) if valid_mask(gt).any() else float("nan")}
+    return sequence_curves(np.asarray(pred)[:n], np.asarray(gt)[:n], invalid).scores()
+
+
+def read_result_file(path: str | Path) -> np.ndarray:
+    """An OTB-style result file (``x,y,w,h`` per line, 1-based; commas, tabs or spaces) as 0-based boxes."""
+    from fcnt_jax.data.sequence import read_box_file
+    from fcnt_jax.geometry import box_from_otb
+
+    return box_from_otb(np.asarray(read_box_file(Path(path), kind="result"), np.float64).reshape(-1, 4))

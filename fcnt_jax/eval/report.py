@@ -1,0 +1,295 @@
+"""Score result folders against a data set and draw the OPE plots (Pillow only, no matplotlib).
+
+A tracker is a folder of ``<Seq>.txt`` result files; its name is the folder's name. Every tracker
+is scored on the same frames (the first ``max_frames`` ground-truth rows of each sequence when
+given), per sequence, then averaged over sequences and over each OTB attribute's subset. A tracker
+that lacks a sequence or has too few rows is left out of the report with the reason, never scored
+on a different set of sequences than the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from fcnt_jax.data import Sequence, SequenceError
+from fcnt_jax.eval import metrics
+
+# anchors.md §B3, the 11 OTB attributes (pytracking's otb_attributes.json).
+OTB_ATTRIBUTES = {
+    "IV": "Illumination Variation", "SV": "Scale Variation", "OCC": "Occlusion", "DEF": "Deformation",
+    "MB": "Motion Blur", "FM": "Fast Motion", "IPR": "In-Plane Rotation", "OPR": "Out-of-Plane Rotation",
+    "OV": "Out-of-View", "BC": "Background Clutter", "LR": "Low Resolution",
+}
+# tab10 plus black: distinct on white, in this order.
+PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+           (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207), (0, 0, 0)]
+
+
+@dataclasses.dataclass
+class TrackerScores:
+    name: str
+    per_sequence: dict[str, metrics.Curves]
+
+
+def ground_truth(seq: Sequence, max_frames: int | None) -> np.ndarray:
+    if seq.groundtruth is None:
+        raise SequenceError(f"{seq.name}: no ground truth to score against")
+    gt = np.asarray(seq.groundtruth, np.float64)
+    return gt if max_frames is None else gt[:max_frames]
+
+
+def _result_path(folder: Path, name: str) -> Path:
+    path = folder / f"{name}.txt"
+    if path.is_file():
+        return path
+    for p in folder.glob("*.txt"):  # tolerate a different case (crossing.txt)
+        if p.stem.lower() == name.lower():
+            return p
+    raise SequenceError(f"{path}: result file does not exist")
+
+
+def score_tracker(folder: Path, sequences: list[Sequence], max_frames: int | None = None,
+                  invalid: metrics.InvalidPolicy = "exclude", name: str | None = None) -> TrackerScores:
+    """Curves of every sequence; raises SequenceError naming the file when one cannot be scored.
+
+    Rows beyond the ground truth's are ignored (got10k and LaSOT truncate); fewer rows than the
+    scored frames is an error (the frames it did not track cannot be scored).
+    """
+    folder = Path(folder)
+    per_sequence = {}
+    for seq in sequences:
+        gt = ground_truth(seq, max_frames)
+        path = _result_path(folder, seq.name)
+        pred = metrics.read_result_file(path)
+        if len(pred) < len(gt):
+            raise SequenceError(f"{path}: {len(pred)} boxes for {len(gt)} scored frames "
+                                "(score fewer frames with max_frames, or finish the run)")
+        per_sequence[seq.name] = metrics.sequence_curves(pred[:len(gt)], gt, invalid)
+    return TrackerScores(name or folder.name, per_sequence)
+
+
+def _attribute_key(text: str) -> str:
+    return text.lower().replace("-", " ").rstrip("s")
+
+
+_ATTRIBUTE_CODES = {**{_attribute_key(k): k for k in OTB_ATTRIBUTES},
+                    **{_attribute_key(v): k for k, v in OTB_ATTRIBUTES.items()}}
+
+
+def attribute_code(name: str) -> str | None:
+    """'Background Clutters' (OTB100.json), 'Background Clutter' or 'BC' -> 'BC'; unknown -> None."""
+    return _ATTRIBUTE_CODES.get(_attribute_key(name.strip()))
+
+
+def attribute_subsets(sequences: list[Sequence]) -> dict[str, list[str]]:
+    """OTB attribute -> the names of the sequences that have it (attributes of no sequence left out)."""
+    subsets: dict[str, list[str]] = {}
+    for short in OTB_ATTRIBUTES:
+        names = [s.name for s in sequences if short in {attribute_code(a) for a in s.attributes}]
+        if names:
+            subsets[short] = names
+    return subsets
+
+
+def summarize(trackers: list[TrackerScores], subset: list[str] | None = None) -> dict[str, metrics.Curves]:
+    """Tracker name -> its curves averaged over the (subset of) sequences."""
+    return {t.name: metrics.mean_curves([c for n, c in t.per_sequence.items() if subset is None or n in subset])
+            for t in trackers}
+
+
+# --------------------------------------------------------------------------------------------- plots
+
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)  # scalable with FreeType (Pillow >= 10.1)
+    except TypeError:
+        return ImageFont.load_default()
+
+
+def line_plot(series: list[tuple[str, np.ndarray, np.ndarray]], title: str, xlabel: str, ylabel: str,
+              xlim: tuple[float, float], ylim: tuple[float, float] = (0.0, 1.0), legend_loc: str = "lower left",
+              size: tuple[int, int] = (760, 560), highlight: str | None = None,
+              colours: list[tuple[int, int, int]] | None = None) -> Image.Image:
+    """A line chart with axes, grid, ticks and a legend, drawn at 2x and downsampled (antialiased).
+
+    ``series`` are (label, x, y), drawn in order (the legend keeps that order); ``highlight`` names
+    a label drawn thicker; ``colours`` (one per series) default to the palette in order.
+    """
+    colours = colours or [PALETTE[i % len(PALETTE)] for i in range(len(series))]
+    s = 2
+    W, H = size[0] * s, size[1] * s
+    img = Image.new("RGB", (W, H), "white")
+    d = ImageDraw.Draw(img)
+    f_title, f_axis, f_tick, f_legend = _font(22 * s), _font(17 * s), _font(14 * s), _font(14 * s)
+    left, right, top, bottom = 80 * s, 24 * s, 50 * s, 66 * s
+    x0, y0, x1, y1 = left, top, W - right, H - bottom
+
+    def px(x, y):
+        return (x0 + (x - xlim[0]) / (xlim[1] - xlim[0]) * (x1 - x0),
+                y1 - (y - ylim[0]) / (ylim[1] - ylim[0]) * (y1 - y0))
+
+    for i in range(11):  # grid and ticks
+        gx = xlim[0] + (xlim[1] - xlim[0]) * i / 10
+        gy = ylim[0] + (ylim[1] - ylim[0]) * i / 10
+        X, _ = px(gx, ylim[0])
+        _, Y = px(xlim[0], gy)
+        d.line([(X, y0), (X, y1)], fill=(225, 225, 225), width=s)
+        d.line([(x0, Y), (x1, Y)], fill=(225, 225, 225), width=s)
+        d.text((X, y1 + 8 * s), f"{gx:g}", fill="black", font=f_tick, anchor="mt")
+        d.text((x0 - 8 * s, Y), f"{gy:.1f}", fill="black", font=f_tick, anchor="rm")
+    d.rectangle([x0, y0, x1, y1], outline="black", width=s)
+    d.text(((x0 + x1) / 2, 14 * s), title, fill="black", font=f_title, anchor="mt")
+    d.text(((x0 + x1) / 2, H - 12 * s), xlabel, fill="black", font=f_axis, anchor="mb")
+    label_img = Image.new("RGB", (int(y1 - y0), 26 * s), "white")
+    ImageDraw.Draw(label_img).text((label_img.width / 2, 0), ylabel, fill="black", font=f_axis, anchor="mt")
+    img.paste(label_img.rotate(90, expand=True), (8 * s, int(y0)))
+
+    for (label, x, y), colour in zip(series, colours):
+        width = (5 if label == highlight else 3) * s
+        pts = [px(a, b) for a, b in zip(x, y) if np.isfinite(b)]
+        if len(pts) > 1:
+            d.line(pts, fill=colour, width=width, joint="curve")
+
+    # Legend box.
+    line_h, pad = 22 * s, 10 * s
+    text_w = max((d.textlength(label, font=f_legend) for label, _, _ in series), default=0)
+    box_w, box_h = int(text_w + 54 * s + 2 * pad), int(len(series) * line_h + 2 * pad)
+    lx = x0 + 12 * s if "left" in legend_loc else x1 - 12 * s - box_w
+    ly = y1 - 12 * s - box_h if "lower" in legend_loc else y0 + 12 * s
+    d.rectangle([lx, ly, lx + box_w, ly + box_h], fill="white", outline=(120, 120, 120), width=s)
+    for i, ((label, _, _), colour) in enumerate(zip(series, colours)):
+        yy = ly + pad + i * line_h + line_h / 2
+        d.line([(lx + pad, yy), (lx + pad + 36 * s, yy)], fill=colour, width=(5 if label == highlight else 3) * s)
+        d.text((lx + pad + 44 * s, yy), label, fill="black", font=f_legend, anchor="lm")
+    return img.resize(size, Image.LANCZOS)
+
+
+def ope_plots(summary: dict[str, metrics.Curves], suffix: str = "", highlight: str | None = None,
+              size: tuple[int, int] = (760, 560)) -> tuple[Image.Image, Image.Image]:
+    """The "Precision plots of OPE" and "Success plots of OPE"; legends ``name [score]`` sorted by score.
+
+    Each tracker keeps one colour (by its place in ``summary``) in every plot.
+    """
+    colour = {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(summary)}
+    by_p = sorted(summary.items(), key=lambda kv: -kv[1].precision[20])
+    by_s = sorted(summary.items(), key=lambda kv: -kv[1].success.mean())
+    precision = line_plot([(f"{n} [{c.precision[20]:.3f}]", metrics.PRECISION_THRESHOLDS, c.precision) for n, c in by_p],
+                          "Precision plots of OPE" + suffix, "Location error threshold", "Precision", (0, 50),
+                          legend_loc="lower right", size=size, colours=[colour[n] for n, _ in by_p],
+                          highlight=next((f"{n} [{c.precision[20]:.3f}]" for n, c in by_p if n == highlight), None))
+    success = line_plot([(f"{n} [{c.success.mean():.3f}]", metrics.SUCCESS_THRESHOLDS, c.success) for n, c in by_s],
+                        "Success plots of OPE" + suffix, "Overlap threshold", "Success rate", (0, 1),
+                        legend_loc="lower left", size=size, colours=[colour[n] for n, _ in by_s],
+                        highlight=next((f"{n} [{c.success.mean():.3f}]" for n, c in by_s if n == highlight), None))
+    return precision, success
+
+
+def _save_png(image: Image.Image, path: Path) -> None:
+    tmp = path.with_suffix(".tmp.png")
+    image.save(tmp, format="PNG", optimize=True)
+    tmp.replace(path)
+
+
+# --------------------------------------------------------------------------------------------- report
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+                     + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def markdown_report(trackers: list[TrackerScores], sequences: list[Sequence], max_frames: int | None,
+                    invalid: str, skipped: dict[str, str]) -> str:
+    overall = summarize(trackers)
+    order = sorted(overall, key=lambda n: -overall[n].success.mean())
+    frames = sum(len(ground_truth(s, max_frames)) for s in sequences)
+    lines = [f"# OPE report: {len(trackers)} trackers on {len(sequences)} sequences", "",
+             f"Sequences: {', '.join(s.name for s in sequences)}; "
+             + (f"the first {max_frames} frames of each" if max_frames else "all frames")
+             + f" ({frames} frames). Frames without valid ground truth: {invalid}d. Scores are per-sequence "
+             "curves averaged over sequences. precision_20: centre error <= 20 px; AUC: mean of the success "
+             "curve over IoU thresholds 0:0.05:1; OP50: IoU > 0.5; norm_prec@0.2 / norm_prec_auc: the "
+             "normalized precision at 0.2 / the mean of its 0..0.5 curve; mean IoU: average overlap.", "",
+             "## Overall (sorted by AUC)", ""]
+    names = ["precision_20", "auc", "success_50", "norm_prec@0.2", "norm_prec_auc", "mean_iou"]
+    lines.append(_table([[n] + [f"{overall[n].scores()[k]:.3f}" for k in names] for n in order],
+                        ["tracker", "precision@20", "AUC", "OP50", "norm_prec@0.2", "norm_prec_auc", "mean IoU"]))
+    subsets = attribute_subsets(sequences)
+    if subsets:
+        per_attr = {a: summarize(trackers, names_) for a, names_ in subsets.items()}
+        header = ["tracker"] + [f"{a} ({len(subsets[a])})" for a in subsets]
+        for title, key in (("AUC", lambda c: c.success.mean()), ("precision@20", lambda c: c.precision[20])):
+            lines += ["", f"## {title} per OTB attribute (number of sequences in brackets)", ""]
+            lines.append(_table([[n] + [f"{key(per_attr[a][n]):.3f}" for a in subsets] for n in order], header))
+    lines += ["", "## AUC / precision@20 per sequence", ""]
+    lines.append(_table([[n] + [f"{t.per_sequence[s.name].success.mean():.3f} / {t.per_sequence[s.name].precision[20]:.3f}"
+                                for s in sequences] for n in order for t in trackers if t.name == n],
+                        ["tracker"] + [s.name for s in sequences]))
+    if skipped:
+        lines += ["", "## Not scored", ""] + [f"- {n}: {why}" for n, why in skipped.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(result_dirs: list[Path], sequences: list[Sequence], output_dir: Path,
+                 max_frames: int | None = None, invalid: metrics.InvalidPolicy = "exclude",
+                 highlight: str | None = None, names: list[str] | None = None,
+                 log: Callable[[str], None] = print) -> dict:
+    """Score every folder, write the plots (overall and per attribute), report.md and report.json.
+
+    ``names`` (optional, one per folder) replaces the folder names as tracker names.
+    """
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    trackers, skipped = [], {}
+    names = names or [Path(f).name for f in result_dirs]
+    for folder, name in zip(result_dirs, names, strict=True):
+        try:
+            trackers.append(score_tracker(Path(folder), sequences, max_frames, invalid, name))
+        except (SequenceError, ValueError) as e:
+            skipped[name] = str(e)
+            log(f"{name}: not scored: {e}")
+    if not trackers:
+        raise SequenceError("no result folder could be scored: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
+    names = [t.name for t in trackers]
+    if len(set(names)) != len(names):
+        raise ValueError(f"two result folders share a name: {names}; tracker names are folder names")
+
+    precision, success = ope_plots(summarize(trackers), highlight=highlight)
+    _save_png(precision, output_dir / "precision_plots.png")
+    _save_png(success, output_dir / "success_plots.png")
+    subsets = attribute_subsets(sequences)
+    attr_dir = output_dir / "attributes"
+    tiles = []
+    for attr, subset in subsets.items():
+        attr_dir.mkdir(exist_ok=True)
+        p_img, s_img = ope_plots(summarize(trackers, subset), f" - {OTB_ATTRIBUTES[attr]} ({len(subset)})", highlight)
+        _save_png(p_img, attr_dir / f"precision_plots_{attr}.png")
+        _save_png(s_img, attr_dir / f"success_plots_{attr}.png")
+        tiles.append(s_img.resize((s_img.width // 2, s_img.height // 2), Image.LANCZOS))
+    if tiles:  # every attribute's success plot on one page
+        cols = 3
+        rows = (len(tiles) + cols - 1) // cols
+        sheet = Image.new("RGB", (cols * tiles[0].width, rows * tiles[0].height), "white")
+        for i, tile in enumerate(tiles):
+            sheet.paste(tile, ((i % cols) * tile.width, (i // cols) * tile.height))
+        _save_png(sheet, output_dir / "success_plots_attributes.png")
+
+    text = markdown_report(trackers, sequences, max_frames, invalid, skipped)
+    overall = summarize(trackers)
+    data = {"sequences": [s.name for s in sequences], "max_frames": max_frames, "invalid": invalid,
+            "overall": {n: c.scores() for n, c in overall.items()},
+            "attributes": {a: {n: c.scores() for n, c in summarize(trackers, sub).items()} for a, sub in subsets.items()},
+            "per_sequence": {t.name: {s: c.scores() for s, c in t.per_sequence.items()} for t in trackers},
+            "curves": {n: {"precision": c.precision.tolist(), "success": c.success.tolist(),
+                           "norm_precision": c.norm_precision.tolist()} for n, c in overall.items()},
+            "skipped": skipped}
+    for path, content in ((output_dir / "report.md", text), (output_dir / "report.json", json.dumps(data, indent=1))):
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(content)
+        tmp.replace(path)
+    return data

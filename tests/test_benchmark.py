@@ -1,0 +1,113 @@
+"""The data-set runner: a killed run resumes to exactly the uninterrupted results; failures are kept apart."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fcnt_jax.benchmark import load_sequences, run_dir, select_folders, summary_table
+from fcnt_jax.data import SequenceError
+from fcnt_jax.geometry import box_to_otb
+
+from tests.conftest import REPO_ROOT
+from tests.synthetic import synthetic_sequence
+
+NAMES = ("SynA", "SynB", "SynC", "SynD")
+
+
+def make_otb_dataset(root: Path, frames_per_sequence: int = 12, broken: str | None = None) -> Path:
+    """Synthetic sequences in the OTB layout; ``broken`` names one whose 5th frame is not a JPEG."""
+    for i, name in enumerate(NAMES):
+        frames, boxes = synthetic_sequence(frames_per_sequence, seed=i)
+        img = root / name / "img"
+        img.mkdir(parents=True)
+        for t, frame in enumerate(frames, 1):
+            Image.fromarray(frame).save(img / f"{t:04d}.jpg", quality=95)
+        if name == broken:
+            (img / "0005.jpg").write_bytes(b"not a jpeg")
+        rows = box_to_otb(boxes)
+        (root / name / "groundtruth_rect.txt").write_text("\n".join(",".join(f"{v:g}" for v in r) for r in rows) + "\n")
+    return root
+
+
+def _worker(root: Path, out: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "JAX_PLATFORMS": "cpu"}
+    return subprocess.Popen([sys.executable, "-m", "tests.bench_worker", str(root), str(out)], cwd=REPO_ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _finish(proc: subprocess.Popen) -> str:
+    log, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, log
+    return log
+
+
+def _rows(out: Path) -> list[dict]:
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k not in ("init_s", "compile_s", "track_fps")} for r in rows]
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_identical_results(tmp_path):
+    root = make_otb_dataset(tmp_path / "data")
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    _finish(_worker(root, whole))
+
+    proc = _worker(root, resumed)
+    deadline = time.time() + 600
+    while not (resumed / f"{NAMES[0]}.json").exists():  # kill -9 as soon as the first sequence is done
+        assert proc.poll() is None and time.time() < deadline, proc.stdout.read()
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (resumed / f"{NAMES[-1]}.json").exists(), "the run finished before it could be killed"
+
+    log = _finish(_worker(root, resumed))
+    assert f"{NAMES[0]}: done before, skipped" in log
+    for name in NAMES:
+        assert (whole / f"{name}.txt").read_bytes() == (resumed / f"{name}.txt").read_bytes(), name
+    assert _rows(whole) == _rows(resumed)
+    assert [r["sequence"] for r in _rows(resumed)] == list(NAMES)  # nothing lost, nothing twice
+    assert not list(resumed.glob("*.tmp"))
+
+
+def test_a_failing_sequence_is_reported_and_the_rest_go_on(tmp_path):
+    import jax
+
+    from fcnt_jax.benchmark import run_benchmark
+    from fcnt_jax.config import get_config
+    from tests.test_backbone import tiny_params
+    from tests.test_tracker import TINY
+
+    root = make_otb_dataset(tmp_path / "data", frames_per_sequence=6, broken="SynB")
+    out = tmp_path / "out"
+    messages = []
+    rows = run_benchmark(tiny_params(jax.random.PRNGKey(0)), "otb", root, out, get_config("code", TINY),
+                         sequences=["SynA", "synb", "SynC"], log=messages.append)
+    assert [r["sequence"] for r in rows] == ["SynA", "SynB", "SynC"]
+    assert "error" in rows[1] and "0005.jpg" in rows[1]["error"]
+    assert any("SynB: FAILED" in m and "0005.jpg" in m for m in messages)
+    assert (out / "SynA.txt").exists() and (out / "SynC.txt").exists() and not (out / "SynB.txt").exists()
+    jsonl = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["sequence"] for r in jsonl] == ["SynA", "SynB", "SynC"] and "traceback" in jsonl[1]
+    assert len(np.loadtxt(out / "SynA.txt", delimiter=",")) == 6
+    table = summary_table(rows)
+    assert "failed" in table and "mean (2)" in table
+
+
+def test_sequence_selection_and_run_folders(tmp_path):
+    root = make_otb_dataset(tmp_path / "data", frames_per_sequence=2)
+    assert [p.name for p in select_folders("otb", root)] == list(NAMES)
+    assert [s.name for s in load_sequences("otb", root, ["sync", "SynA"])] == ["SynA", "SynC"]
+    with pytest.raises(SequenceError, match="no sequence.*'nope'"):
+        select_folders("otb", root, ["nope"])
+    with pytest.raises(SequenceError, match="does not exist"):
+        select_folders("otb", tmp_path / "missing")
+    assert run_dir(tmp_path, 0, 1) == tmp_path and run_dir(tmp_path, 1, 3) == tmp_path / "run_002"

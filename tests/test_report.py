@@ -1,0 +1,89 @@
+"""The report: plots and tables for several result folders; unscorable folders are named, not mixed in."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fcnt_jax.data import Sequence
+from fcnt_jax.eval.report import OTB_ATTRIBUTES, PALETTE, attribute_subsets, line_plot, write_report
+from fcnt_jax.geometry import box_to_otb
+
+from tests.conftest import REPO_ROOT, shared_path
+
+
+def _seq(name, gt, attrs):
+    return Sequence(name=name, frame_paths=tuple(), init_box=gt[0], groundtruth=gt, attributes=attrs)
+
+
+def _write(folder, name, boxes):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.txt").write_text("\n".join(",".join(map(str, r)) for r in box_to_otb(boxes)) + "\n")
+
+
+def test_report_scores_plots_and_names_what_it_left_out(tmp_path):
+    gt_a = np.tile([10.0, 10, 20, 20], (10, 1))
+    gt_b = np.tile([40.0, 30, 10, 10], (6, 1))
+    seqs = [_seq("A", gt_a, ("IV", "SV")), _seq("B", gt_b, ("SV",))]
+    _write(tmp_path / "perfect", "A", gt_a)
+    _write(tmp_path / "perfect", "B", gt_b)
+    _write(tmp_path / "drifting", "A", gt_a + [[30, 0, 0, 0]])  # 30 px off: IoU 0, precision 0
+    _write(tmp_path / "drifting", "B", gt_b)
+    _write(tmp_path / "short", "A", gt_a[:4])
+    _write(tmp_path / "short", "B", gt_b)
+    out = tmp_path / "report"
+    data = write_report([tmp_path / "perfect", tmp_path / "drifting", tmp_path / "short"], seqs, out,
+                        log=lambda m: None)
+    assert data["overall"]["perfect"]["precision_20"] == 1.0
+    assert data["overall"]["drifting"]["precision_20"] == 0.5  # mean of 0 (A) and 1 (B)
+    assert data["attributes"]["IV"]["drifting"]["auc"] == 0.0
+    assert "short" in data["skipped"] and "4 boxes for 10 scored frames" in data["skipped"]["short"]
+    # With max_frames=4 the short folder is scorable too.
+    data4 = write_report([tmp_path / "short"], seqs, tmp_path / "r4", max_frames=4, log=lambda m: None)
+    assert data4["overall"]["short"]["precision_20"] == 1.0 and not data4["skipped"]
+
+    text = (out / "report.md").read_text()
+    assert "| perfect | 1.000 | 0.952 |" in text and "IV (1)" in text and "SV (2)" in text
+    assert "- short:" in text
+    for name in ("precision_plots.png", "success_plots.png", "success_plots_attributes.png",
+                 "attributes/success_plots_IV.png", "attributes/precision_plots_SV.png"):
+        with Image.open(out / name) as im:
+            assert im.size[0] >= 380 and im.mode == "RGB", name
+    assert not (out / "attributes" / "success_plots_OCC.png").exists()  # no sequence has OCC
+    assert attribute_subsets(seqs) == {"IV": ["A"], "SV": ["A", "B"]}
+
+
+def test_line_plot_draws_each_series_in_its_colour():
+    x = np.linspace(0, 1, 21)
+    img = np.asarray(line_plot([("a [0.5]", x, x), ("b [0.2]", x, 1 - x)], "t", "x", "y", (0, 1)))
+    for colour in PALETTE[:2]:
+        close = np.abs(img.astype(int) - colour).sum(-1) < 40
+        assert close.sum() > 300, colour  # a curve and its legend swatch
+    assert np.abs(img.astype(int) - PALETTE[2]).sum(-1).min() > 40  # no third series
+
+
+def test_report_cli_on_published_results(tmp_path):
+    results, otb = shared_path("results"), shared_path("OTB")
+    out = tmp_path / "rep"
+    proc = subprocess.run([sys.executable, "-m", "experiments.report", f"--results={results}/*",
+                           f"--dataset_root={otb}", "--sequences=Crossing,Deer", f"--output_dir={out}"],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((out / "report.json").read_text())
+    assert sorted(data["overall"]) == sorted(p.name for p in results.iterdir() if p.is_dir())
+    assert data["sequences"] == ["Crossing", "Deer"]
+    assert set(data["attributes"]) <= set(OTB_ATTRIBUTES) and data["attributes"]
+    bad = subprocess.run([sys.executable, "-m", "experiments.report", f"--results={tmp_path}/nothing",
+                          f"--dataset_root={otb}", f"--output_dir={out}"], cwd=REPO_ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert bad.returncode != 0 and "no such result folder" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_attribute_names_in_every_spelling():
+    from fcnt_jax.eval.report import attribute_code
+    assert attribute_code("Background Clutters") == "BC" == attribute_code("BC") == attribute_code("background clutter")
+    assert attribute_code("Out-of-Plane Rotation") == "OPR" and attribute_code("In-Plane Rotation") == "IPR"
+    assert attribute_code("Sunny") is None
