@@ -70,12 +70,25 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
     tmp.replace(path)
 
 
+def common_canvas(folders: list[Path]) -> tuple[int, int]:
+    """The largest (height, width) over the sequences' first frames, rounded up to a multiple of 8."""
+    sizes = [open_sequence(p).image_size() for p in folders]
+    return tuple(int(-(-max(s[i] for s in sizes) // 8) * 8) for i in (0, 1))
+
+
 def run_benchmark(vgg_params, dataset: str, root: Path, output_dir: Path, cfg: FCNTConfig,
                   sequences: list[str] | None = None, max_frames: int | None = None, seed: int = 0,
-                  log: Callable[[str], None] = print) -> list[dict]:
-    """Track every sequence not yet done; returns one row per sequence (done before or now)."""
+                  log: Callable[[str], None] = print, pad_to_common: bool = False) -> list[dict]:
+    """Track every sequence not yet done; returns one row per sequence (done before or now).
+
+    ``pad_to_common`` zero-pads every frame to :func:`common_canvas` so that the whole data set
+    compiles once (results then differ from unpadded tracking only by float rounding).
+    """
     output_dir.mkdir(parents=True, exist_ok=True)
     folders = select_folders(dataset, Path(root), sequences)
+    canvas = common_canvas(folders) if pad_to_common else None
+    if canvas:
+        log(f"frames padded to a common {canvas[1]}x{canvas[0]} canvas: one compilation for all sequences")
     rows: list[dict] = []
     for i, folder in enumerate(folders, 1):
         prefix = f"[{i}/{len(folders)}] {folder.name}"
@@ -87,8 +100,9 @@ def run_benchmark(vgg_params, dataset: str, root: Path, output_dir: Path, cfg: F
         log(f"{prefix}: tracking ...")
         try:
             seq: Sequence = open_sequence(folder).truncated(max_frames)
-            result = track_sequence(vgg_params, seq, cfg, seed, log=lambda m: None)
-            write_results(result, output_dir, {"preset": cfg.preset, "seed": seed, "max_frames": max_frames})
+            result = track_sequence(vgg_params, seq, cfg, seed, log=lambda m: None, canvas_hw=canvas)
+            write_results(result, output_dir, {"preset": cfg.preset, "seed": seed, "max_frames": max_frames,
+                                               "canvas_hw": canvas})
             row = json.loads(js.read_text())
         except Exception as e:  # one bad sequence must not lose the others
             row = {"sequence": folder.name, "error": f"{type(e).__name__}: {e}",

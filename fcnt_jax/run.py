@@ -25,7 +25,7 @@ from PIL import Image
 
 from fcnt_jax import tracker, viz
 from fcnt_jax.config import FCNTConfig
-from fcnt_jax.data import Sequence
+from fcnt_jax.data import Sequence, SequenceError
 from fcnt_jax.eval.metrics import sequence_scores
 from fcnt_jax.geometry import box_to_otb
 
@@ -50,16 +50,41 @@ def write_text_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+_COMPILED: dict[tuple, tuple] = {}
+
+
 def compile_tracker(vgg_params, frame_shape, cfg: FCNTConfig, return_maps: bool = False):
-    """AOT-compile init and step for one frame shape. Returns (init, step, seconds)."""
+    """AOT-compile init and step for one frame shape. Returns (init, step, seconds).
+
+    Compiled pairs are kept per (frame shape, config, parameter shapes) for the process: a second
+    sequence of the same shape (or padded to the same canvas) compiles nothing (seconds = 0).
+    """
     start = time.perf_counter()
+    params_sig = tuple((jax.tree_util.keystr(k), v.shape, str(v.dtype))
+                       for k, v in jax.tree_util.tree_leaves_with_path(vgg_params))
+    cache_key = (tuple(frame_shape), cfg, return_maps, params_sig)
+    if cache_key in _COMPILED:
+        return (*_COMPILED[cache_key], 0.0)
     frame = jax.ShapeDtypeStruct(frame_shape, jnp.uint8)
     box = jax.ShapeDtypeStruct((4,), jnp.float32)
+    hw = jax.ShapeDtypeStruct((2,), jnp.float32)
     key = jax.eval_shape(lambda: jax.random.PRNGKey(0))
-    init_c = tracker.init.lower(vgg_params, frame, box, key, cfg=cfg).compile()
-    state_shape = jax.eval_shape(lambda p, f, b, k: tracker.init_fn(p, f, b, k, cfg), vgg_params, frame, box, key)
+    init_c = tracker.init.lower(vgg_params, frame, box, key, cfg=cfg, image_hw=hw).compile()
+    state_shape = jax.eval_shape(lambda p, f, b, k, h: tracker.init_fn(p, f, b, k, cfg, h), vgg_params, frame, box,
+                                 key, hw)
     step_c = tracker.step.lower(vgg_params, state_shape, frame, cfg=cfg, return_maps=return_maps).compile()
+    _COMPILED[cache_key] = (init_c, step_c)
     return init_c, step_c, time.perf_counter() - start
+
+
+def pad_to_canvas(frame: np.ndarray, canvas_hw: tuple[int, int] | None, where: str = "frame") -> np.ndarray:
+    """Zero-pad a frame at the bottom/right to ``canvas_hw`` (the tracker masks by the true size)."""
+    if canvas_hw is None or frame.shape[:2] == tuple(canvas_hw):
+        return frame
+    h, w = frame.shape[:2]
+    if h > canvas_hw[0] or w > canvas_hw[1]:
+        raise SequenceError(f"{where}: {w}x{h} frame does not fit the {canvas_hw[1]}x{canvas_hw[0]} canvas")
+    return np.pad(frame, ((0, canvas_hw[0] - h), (0, canvas_hw[1] - w), (0, 0)))
 
 
 def _gif_frame(frame: np.ndarray, out: dict, gt_box: np.ndarray | None, roi_size: int, max_width: int = 480):
@@ -86,18 +111,26 @@ def _gif_frame(frame: np.ndarray, out: dict, gt_box: np.ndarray | None, roi_size
 
 
 def track_sequence(vgg_params, seq: Sequence, cfg: FCNTConfig, seed: int = 0, gif_path: Path | None = None,
-                   progress_every: int = 10, log=print) -> TrackResult:
-    """Track ``seq`` from its initial box; returns boxes for every frame (row 0 = the given box)."""
+                   progress_every: int = 10, log=print, canvas_hw: tuple[int, int] | None = None) -> TrackResult:
+    """Track ``seq`` from its initial box; returns boxes for every frame (row 0 = the given box).
+
+    With ``canvas_hw`` every frame is zero-padded to that (height, width), so that sequences of
+    different sizes share one compiled tracker; the state keeps the true size.
+    """
     n = len(seq)
     with seq.frames() as frames:
         stream = iter(frames)
         first = next(stream)
+        true_hw = jnp.asarray(first.shape[:2], jnp.float32)
+        padded_first = pad_to_canvas(first, canvas_hw, str(seq.frame_paths[0]))
         t_start = time.perf_counter()
-        init_c, step_c, compile_s = compile_tracker(vgg_params, first.shape, cfg, return_maps=gif_path is not None)
+        init_c, step_c, compile_s = compile_tracker(vgg_params, padded_first.shape, cfg,
+                                                    return_maps=gif_path is not None)
         t_init = time.perf_counter()
-        state = init_c(vgg_params, first, jnp.asarray(seq.init_box, jnp.float32), jax.random.PRNGKey(seed))
+        state = init_c(vgg_params, padded_first, jnp.asarray(seq.init_box, jnp.float32), jax.random.PRNGKey(seed),
+                       image_hw=true_hw)
         # The official loop tracks the first frame again (spec §0); its output is not reported.
-        state, out0 = step_c(vgg_params, state, first)
+        state, out0 = step_c(vgg_params, state, padded_first)
         jax.block_until_ready(out0.box)
         init_after_compile_s = time.perf_counter() - t_init
         outputs, gif = [out0], []
@@ -105,7 +138,7 @@ def track_sequence(vgg_params, seq: Sequence, cfg: FCNTConfig, seed: int = 0, gi
             gif.append(_gif_frame(first, jax.device_get(dataclasses.asdict(out0)), seq.init_box, cfg.roi.roi_size))
         t_track = time.perf_counter()
         for i, frame in enumerate(stream, start=2):
-            state, out = step_c(vgg_params, state, frame)
+            state, out = step_c(vgg_params, state, pad_to_canvas(frame, canvas_hw, str(seq.frame_paths[i - 1])))
             outputs.append(out)
             if gif_path is not None:
                 gt = None if seq.groundtruth is None else seq.groundtruth[i - 1]

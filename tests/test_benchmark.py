@@ -111,3 +111,24 @@ def test_sequence_selection_and_run_folders(tmp_path):
     with pytest.raises(SequenceError, match="does not exist"):
         select_folders("otb", tmp_path / "missing")
     assert run_dir(tmp_path, 0, 1) == tmp_path and run_dir(tmp_path, 1, 3) == tmp_path / "run_002"
+
+
+def test_padding_to_a_common_canvas_tracks_the_same_and_compiles_once(tmp_path):
+    import jax
+
+    from fcnt_jax.config import get_config
+    from fcnt_jax.data import open_sequence
+    from fcnt_jax.run import pad_to_canvas, track_sequence
+    from tests.test_backbone import tiny_params
+    from tests.test_tracker import TINY
+
+    root = make_otb_dataset(tmp_path / "data", frames_per_sequence=8)
+    params, cfg = tiny_params(jax.random.PRNGKey(0)), get_config("code", TINY)
+    a, b = open_sequence(root / "SynA"), open_sequence(root / "SynB")
+    plain = track_sequence(params, a, cfg, log=lambda m: None)
+    padded = track_sequence(params, a, cfg, log=lambda m: None, canvas_hw=(120, 160))
+    np.testing.assert_allclose(padded.boxes, plain.boxes, atol=0.05)
+    again = track_sequence(params, b, cfg, log=lambda m: None, canvas_hw=(120, 160))
+    assert again.timing["compile_s"] == 0.0  # the canvas' compiled tracker is reused
+    with pytest.raises(SequenceError, match="x.jpg: 128x96 frame does not fit the 100x120 canvas"):
+        pad_to_canvas(np.zeros((96, 128, 3), np.uint8), (120, 100), "x.jpg")

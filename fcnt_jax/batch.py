@@ -1,0 +1,152 @@
+"""Track B sequences in lockstep: one vmapped, jitted step, sharded over the local devices.
+
+Frames are zero-padded to one canvas (each sequence's true size lives in its state, so crops and
+heat maps ignore the padding); a sequence that has ended is fed a blank frame and masked with
+``active = False``, so its state stops changing. The batch axis is laid out over a 1-D
+``jax.sharding.Mesh`` of every device (``jax.devices()``, which spans all hosts after
+``jax.distributed.initialize()``); the batch is padded with inactive dummy slots to a multiple of
+the device count. With the same seed a sequence gets the same boxes as from
+:func:`fcnt_jax.run.track_sequence` (up to float rounding; tested).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from fcnt_jax import tracker
+from fcnt_jax.config import FCNTConfig
+from fcnt_jax.data import Sequence
+from fcnt_jax.eval.metrics import sequence_scores
+from fcnt_jax.run import TrackResult, pad_to_canvas
+
+
+def _init_one(vgg_params, frame, box, key, image_hw, cfg):
+    return tracker.init_fn(vgg_params, frame, box, key, cfg, image_hw)
+
+
+@functools.partial(jax.jit, static_argnames=("cfg",))
+def batch_init(vgg_params, frames: jax.Array, boxes: jax.Array, keys: jax.Array, image_hw: jax.Array,
+               cfg: FCNTConfig) -> tracker.TrackerState:
+    """``init`` of B sequences at once: frames (B, H, W, 3) padded, boxes (B, 4), keys (B, 2), image_hw (B, 2)."""
+    return jax.vmap(_init_one, in_axes=(None, 0, 0, 0, 0, None))(vgg_params, frames, boxes, keys, image_hw, cfg)
+
+
+@functools.partial(jax.jit, static_argnames=("cfg",), donate_argnames=("state",))
+def batch_step(vgg_params, state: tracker.TrackerState, frames: jax.Array, active: jax.Array,
+               cfg: FCNTConfig) -> tuple[tracker.TrackerState, tracker.StepOutput]:
+    """``step`` of B sequences; where ``active`` is False the state is returned unchanged."""
+    new_state, out = jax.vmap(tracker.step_fn, in_axes=(None, 0, 0, None))(vgg_params, state, frames, cfg)
+
+    def keep(new, old):
+        mask = active.reshape(active.shape + (1,) * (new.ndim - 1))
+        return jnp.where(mask, new, old)
+
+    return jax.tree.map(keep, new_state, state), out
+
+
+def batch_mesh(devices: list | None = None) -> Mesh:
+    """A 1-D mesh named ``batch`` over the given devices (default: every device of every host)."""
+    return Mesh(np.asarray(devices if devices is not None else jax.devices()), ("batch",))
+
+
+def padded_batch_size(batch_size: int, mesh: Mesh) -> int:
+    """The batch size rounded up to a multiple of the mesh's device count."""
+    n = mesh.devices.size
+    return -(-batch_size // n) * n
+
+
+@dataclasses.dataclass
+class _Slot:
+    seq: Sequence | None
+    stream: object = None
+    iterator: object = None
+    frames: int = 0
+
+
+def track_batch(vgg_params, sequences: list[Sequence], cfg: FCNTConfig, seed: int = 0, batch_size: int | None = None,
+                canvas_hw: tuple[int, int] | None = None, mesh: Mesh | None = None,
+                log: Callable[[str], None] = print) -> list[TrackResult]:
+    """Track every sequence, ``batch_size`` at a time in lockstep; one result per sequence, in order.
+
+    Each sequence is seeded with ``seed`` (as ``track_sequence`` does), so its boxes match the
+    single-sequence tracker's. ``canvas_hw`` defaults to the largest first frame, rounded up to 8.
+    """
+    if not sequences:
+        return []
+    mesh = mesh or batch_mesh()
+    batch_size = batch_size or len(sequences)
+    slots_per_batch = padded_batch_size(min(batch_size, len(sequences)), mesh)
+    if canvas_hw is None:
+        sizes = [s.image_size() for s in sequences]
+        canvas_hw = tuple(int(-(-max(z[i] for z in sizes) // 8) * 8) for i in (0, 1))
+    batched = NamedSharding(mesh, PartitionSpec("batch"))
+    replicated = NamedSharding(mesh, PartitionSpec())
+    params = jax.device_put(vgg_params, replicated)
+    blank = np.zeros(canvas_hw + (3,), np.uint8)
+    results: list[TrackResult] = []
+    for start in range(0, len(sequences), batch_size):
+        group = sequences[start:start + batch_size]
+        slots = [_Slot(s) for s in group] + [_Slot(None)] * (slots_per_batch - len(group))
+        t0 = time.perf_counter()
+        try:
+            firsts, boxes, hws = [], [], []
+            for slot in slots:
+                if slot.seq is None:
+                    firsts.append(blank)
+                    boxes.append(np.array([0, 0, 8, 8], np.float32))  # a dummy slot: tracked, never read
+                    hws.append(np.asarray(canvas_hw, np.float32))
+                    continue
+                slot.stream = slot.seq.frames()
+                slot.iterator = iter(slot.stream)
+                frame = next(slot.iterator)
+                firsts.append(pad_to_canvas(frame, canvas_hw, str(slot.seq.frame_paths[0])))
+                boxes.append(np.asarray(slot.seq.init_box, np.float32))
+                hws.append(np.asarray(frame.shape[:2], np.float32))
+            keys = jnp.stack([jax.random.PRNGKey(seed)] * len(slots))
+            put = functools.partial(jax.device_put, device=batched)
+            state = batch_init(params, put(np.stack(firsts)), put(np.stack(boxes)), put(keys), put(np.stack(hws)), cfg=cfg)
+            lengths = np.array([len(s.seq) if s.seq else 0 for s in slots])
+            active_all = put(np.ones(len(slots), bool))
+            state, out = batch_step(params, state, put(np.stack(firsts)), active_all, cfg=cfg)  # frame 1 again
+            jax.block_until_ready(out.box)
+            init_s = time.perf_counter() - t0
+            outputs = [out]
+            t1 = time.perf_counter()
+            for t in range(1, int(lengths.max())):
+                frames = []
+                for i, slot in enumerate(slots):
+                    if slot.seq is None or t >= lengths[i]:
+                        frames.append(blank)
+                    else:
+                        frames.append(pad_to_canvas(next(slot.iterator), canvas_hw, str(slot.seq.frame_paths[t])))
+                state, out = batch_step(params, state, put(np.stack(frames)), put(t < lengths), cfg=cfg)
+                outputs.append(out)
+                if t % 20 == 0:
+                    jax.block_until_ready(out.box)  # one sync per progress line, never per frame
+                    log(f"batch {start // batch_size + 1}: frame {t + 1}/{lengths.max()}, "
+                        f"{t * len(group) / (time.perf_counter() - t1):.1f} sequence-frames/s")
+            jax.block_until_ready(outputs[-1].box)
+            track_s = time.perf_counter() - t1
+        finally:
+            for slot in slots:
+                if slot.stream is not None:
+                    slot.stream.close()
+        host = jax.device_get([(o.box, o.confidence, o.decided_by) for o in outputs])
+        for i, slot in enumerate(slots[:len(group)]):
+            n = len(slot.seq)
+            boxes_i = np.stack([np.asarray(b[i], np.float64) for b, _, _ in host[:n]])
+            boxes_i[0] = slot.seq.init_box
+            scores = None if slot.seq.groundtruth is None else sequence_scores(boxes_i, slot.seq.groundtruth)
+            timing = {"init_s": init_s, "track_s": track_s, "batch_size": len(group),
+                      "batch_fps": float((lengths[:len(group)].sum() - len(group)) / track_s) if track_s > 0 else float("nan")}
+            results.append(TrackResult(slot.seq.name, boxes_i, np.array([float(c[i]) for _, c, _ in host[:n]]),
+                                       np.array([int(d[i]) for _, _, d in host[:n]]), timing, scores))
+    return results
