@@ -56,6 +56,9 @@ def main(argv):
         summary += f", precision@20 {result.scores['precision_20']:.3f}, AUC {result.scores['auc']:.3f}"
     print(summary)
     print(f"results: {txt} and {js}" + (f" and {out / (seq.name + '.gif')}" if FLAGS.save_gif else ""))
+    if result.error:
+        stderr_log(f"error: stopped early at a bad frame, {len(result.boxes)} of {len(seq)} boxes written: {result.error}")
+        return 1
     return 0
 
 

@@ -109,6 +109,8 @@ def run_benchmark(vgg_params, dataset: str, root: Path, output_dir: Path, cfg: F
                    "traceback": traceback.format_exc(limit=3)}
             log(f"{prefix}: FAILED: {row['error']}")
         else:
+            if "error" in row:
+                log(f"{prefix}: STOPPED EARLY (boxes before the bad frame kept): {row['error']}")
             log(f"{prefix}: {row['frames']} frames, init {row['init_s']:.1f} s, {row['track_fps']:.2f} fps, "
                 f"P@20 {row.get('precision_20', float('nan')):.3f}, AUC {row.get('auc', float('nan')):.3f}")
         rows.append(row)

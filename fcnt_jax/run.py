@@ -41,6 +41,8 @@ class TrackResult:
     decided_by: np.ndarray  # (N,)
     timing: dict[str, float]
     scores: dict[str, float] | None
+    updates: dict[str, int] = dataclasses.field(default_factory=dict)  # how often each SNet update ran
+    error: str | None = None  # set when a bad frame stopped the sequence early (boxes: the frames before it)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -137,31 +139,41 @@ def track_sequence(vgg_params, seq: Sequence, cfg: FCNTConfig, seed: int = 0, gi
         if gif_path is not None:
             gif.append(_gif_frame(first, jax.device_get(dataclasses.asdict(out0)), seq.init_box, cfg.roi.roi_size))
         t_track = time.perf_counter()
-        for i, frame in enumerate(stream, start=2):
-            state, out = step_c(vgg_params, state, pad_to_canvas(frame, canvas_hw, str(seq.frame_paths[i - 1])))
-            outputs.append(out)
-            if gif_path is not None:
-                gt = None if seq.groundtruth is None else seq.groundtruth[i - 1]
-                gif.append(_gif_frame(frame, jax.device_get(dataclasses.asdict(out)), gt, cfg.roi.roi_size))
-            if progress_every and (i % progress_every == 0 or i == n):
-                jax.block_until_ready(out.box)  # a sync once per progress line, never per frame
-                fps = (i - 1) / max(time.perf_counter() - t_track, 1e-9)
-                log(f"{seq.name}: frame {i}/{n}, {fps:.2f} fps")
+        error = None
+        try:
+            for i, frame in enumerate(stream, start=2):
+                if frame.shape != first.shape:
+                    raise SequenceError(f"{seq.frame_paths[i - 1]}: frame is {frame.shape[1]}x{frame.shape[0]} but "
+                                        f"the sequence started at {first.shape[1]}x{first.shape[0]}")
+                state, out = step_c(vgg_params, state, pad_to_canvas(frame, canvas_hw, str(seq.frame_paths[i - 1])))
+                outputs.append(out)
+                if gif_path is not None:
+                    gt = None if seq.groundtruth is None else seq.groundtruth[i - 1]
+                    gif.append(_gif_frame(frame, jax.device_get(dataclasses.asdict(out)), gt, cfg.roi.roi_size))
+                if progress_every and (i % progress_every == 0 or i == n):
+                    jax.block_until_ready(out.box)  # a sync once per progress line, never per frame
+                    fps = (i - 1) / max(time.perf_counter() - t_track, 1e-9)
+                    log(f"{seq.name}: frame {i}/{n}, {fps:.2f} fps")
+        except SequenceError as e:  # a bad frame mid-sequence: stop there, keep every box before it
+            error = str(e)
+            log(f"{seq.name}: stopped at frame {len(outputs) + 1}/{n}: {e}; "
+                f"the {len(outputs)} boxes before it are kept")
         jax.block_until_ready(outputs[-1].box)
         track_s = time.perf_counter() - t_track
-    host = jax.device_get([(o.box, o.confidence, o.decided_by) for o in outputs])
-    boxes = np.stack([np.asarray(b, np.float64) for b, _, _ in host])
+    host = jax.device_get([(o.box, o.confidence, o.decided_by, o.adapted, o.discriminated) for o in outputs])
+    boxes = np.stack([np.asarray(h[0], np.float64) for h in host])
     boxes[0] = seq.init_box  # OTB convention: frame 1 is the given box
-    confidence = np.array([float(c) for _, c, _ in host])
-    decided_by = np.array([int(d) for _, _, d in host])
+    confidence = np.array([float(h[1]) for h in host])
+    decided_by = np.array([int(h[2]) for h in host])
+    updates = {"adapted": int(sum(bool(h[3]) for h in host)), "discriminated": int(sum(bool(h[4]) for h in host))}
     timing = {"compile_s": compile_s, "init_s": compile_s + init_after_compile_s,
               "init_after_compile_s": init_after_compile_s, "track_s": track_s,
-              "track_fps": (n - 1) / track_s if n > 1 and track_s > 0 else float("nan"),
+              "track_fps": (len(outputs) - 1) / track_s if len(outputs) > 1 and track_s > 0 else float("nan"),
               "total_s": time.perf_counter() - t_start}
     scores = None if seq.groundtruth is None else sequence_scores(boxes, seq.groundtruth)
     if gif_path is not None and gif:
         viz.save_gif(gif, gif_path)
-    return TrackResult(seq.name, boxes, confidence, decided_by, timing, scores)
+    return TrackResult(seq.name, boxes, confidence, decided_by, timing, scores, updates, error)
 
 
 def write_results(result: TrackResult, output_dir: Path, extra: dict[str, Any] | None = None) -> tuple[Path, Path]:
@@ -175,6 +187,8 @@ def write_results(result: TrackResult, output_dir: Path, extra: dict[str, Any] |
               "decided_by_counts": {"gnet": int((result.decided_by[1:] == 0).sum()),
                                     "snet": int((result.decided_by[1:] == 1).sum()),
                                     "held": int((result.decided_by[1:] == 2).sum())},
+              "updates": result.updates,
+              **({"error": result.error, "partial": True} if result.error else {}),
               "device": jax.devices()[0].device_kind, **(extra or {})}
     js = output_dir / f"{result.name}.json"
     write_text_atomic(js, json.dumps(record, indent=2) + "\n")

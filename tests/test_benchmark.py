@@ -92,14 +92,21 @@ def test_a_failing_sequence_is_reported_and_the_rest_go_on(tmp_path):
     rows = run_benchmark(tiny_params(jax.random.PRNGKey(0)), "otb", root, out, get_config("code", TINY),
                          sequences=["SynA", "synb", "SynC"], log=messages.append)
     assert [r["sequence"] for r in rows] == ["SynA", "SynB", "SynC"]
-    assert "error" in rows[1] and "0005.jpg" in rows[1]["error"]
-    assert any("SynB: FAILED" in m and "0005.jpg" in m for m in messages)
-    assert (out / "SynA.txt").exists() and (out / "SynC.txt").exists() and not (out / "SynB.txt").exists()
+    # SynB stops at its bad 5th frame: the 4 boxes before it are kept and the error names the frame.
+    assert "error" in rows[1] and "0005.jpg" in rows[1]["error"] and rows[1]["partial"] is True
+    assert any("SynB: STOPPED EARLY" in m and "0005.jpg" in m for m in messages)
+    assert len(np.loadtxt(out / "SynB.txt", delimiter=",")) == 4
     jsonl = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-    assert [r["sequence"] for r in jsonl] == ["SynA", "SynB", "SynC"] and "traceback" in jsonl[1]
+    assert [r["sequence"] for r in jsonl] == ["SynA", "SynB", "SynC"] and "0005.jpg" in jsonl[1]["error"]
     assert len(np.loadtxt(out / "SynA.txt", delimiter=",")) == 6
     table = summary_table(rows)
     assert "failed" in table and "mean (2)" in table
+    # A sequence whose first frame cannot be read fails as a whole, and the others still go on.
+    (root / "SynD" / "img" / "0001.jpg").write_bytes(b"")
+    rows = run_benchmark(tiny_params(jax.random.PRNGKey(0)), "otb", root, out, get_config("code", TINY),
+                         log=messages.append)
+    assert "0001.jpg" in rows[3]["error"] and "traceback" in rows[3] and not (out / "SynD.txt").exists()
+    assert any("SynA: done before, skipped" in m for m in messages)
 
 
 def test_sequence_selection_and_run_folders(tmp_path):
