@@ -39,11 +39,12 @@ def main(argv):
     from fcnt_jax.benchmark import run_benchmark, run_dir, select_folders, summary_table
     from fcnt_jax.config import get_config
     from fcnt_jax.data import SequenceError
-    from fcnt_jax.run import stderr_log, write_text_atomic
+    from fcnt_jax.run import ensure_writable_dir, stderr_log, write_text_atomic
 
     try:
         cfg = get_config(FLAGS.preset, FLAGS.set)
         select_folders(FLAGS.dataset, Path(FLAGS.dataset_root), FLAGS.sequences)  # fail early on bad names
+        ensure_writable_dir(Path(FLAGS.output_dir))
     except (ValueError, SequenceError) as e:
         raise app.UsageError(str(e))
     params = backbone.to_device_params(weights.load_vgg16_params(FLAGS.weights))

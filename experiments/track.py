@@ -34,17 +34,16 @@ def main(argv):
     from fcnt_jax import backbone, weights
     from fcnt_jax.config import get_config
     from fcnt_jax.data import DEMO_SEQUENCE, SequenceError, open_sequence
-    from fcnt_jax.run import stderr_log, track_sequence, write_results
+    from fcnt_jax.run import ensure_writable_dir, stderr_log, track_sequence, write_results
 
     try:
         cfg = get_config(FLAGS.preset, FLAGS.set)
         seq = open_sequence(FLAGS.sequence or DEMO_SEQUENCE, FLAGS.init_box).truncated(FLAGS.max_frames)
+        out = ensure_writable_dir(Path(FLAGS.output_dir))
         params = backbone.to_device_params(weights.load_vgg16_params(FLAGS.weights))
     except (SequenceError, ValueError, weights.WeightsError) as e:
         stderr_log(f"error: {e}")
         return 2
-    out = Path(FLAGS.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     stderr_log(f"{seq.name}: {len(seq)} frames, preset {cfg.preset}; compiling (once per frame size)...")
     result = track_sequence(params, seq, cfg, FLAGS.seed, out / f"{seq.name}.gif" if FLAGS.save_gif else None,
                             log=stderr_log)

@@ -55,6 +55,19 @@ def write_text_atomic(path: Path, text: str) -> None:
 _COMPILED: dict[tuple, tuple] = {}
 
 
+def ensure_writable_dir(path: Path) -> Path:
+    """Create ``path`` if needed and prove it takes files, before any work is done; errors say which."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".write-test.")
+        os.close(fd)
+        os.remove(probe)
+    except OSError as e:
+        raise SequenceError(f"{path}: output folder is not writable ({e.strerror or e})") from None
+    return path
+
+
 def compile_tracker(vgg_params, frame_shape, cfg: FCNTConfig, return_maps: bool = False):
     """AOT-compile init and step for one frame shape. Returns (init, step, seconds).
 

@@ -59,6 +59,7 @@ class StepOutput:
     adapted: jax.Array  # the adaptation update ran this frame
     discriminated: jax.Array  # the discrimination update ran this frame
     roi: jax.Array  # [x0, y0, side] of the ROI the maps live in
+    maps_usable: jax.Array  # False: both maps were all zero or non-finite, so the box held
     g_map: jax.Array | None = None  # (roi_size, roi_size) thresholded, when return_maps
     s_map: jax.Array | None = None
 
@@ -174,8 +175,14 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
     g_feat = selection.gather_channels(conv5, state.g_channels)
     relu = cfg.heads.output_relu
     # Outside any loop XLA's own convolution is the fast one on every backend.
-    g_map = localize.roi_heat_map(heads.head_apply(state.gnet, g_feat, relu, "xla"), roi, image_hw, size, loc.map_threshold)
-    s_map = localize.roi_heat_map(heads.head_apply(state.snet, s_feat, relu, "xla"), roi, image_hw, size, loc.map_threshold)
+    g_raw = heads.head_apply(state.gnet, g_feat, relu, "xla")
+    s_raw = heads.head_apply(state.snet, s_feat, relu, "xla")
+    # A non-finite output (diverged head, broken frame) must never poison the state: it is zeroed,
+    # so every particle's confidence is 0, the box holds (spec §5.5) and the output says so.
+    maps_finite = jnp.all(jnp.isfinite(g_raw)) & jnp.all(jnp.isfinite(s_raw))
+    g_map = localize.roi_heat_map(jnp.where(jnp.isfinite(g_raw), g_raw, 0.0), roi, image_hw, size, loc.map_threshold)
+    s_map = localize.roi_heat_map(jnp.where(jnp.isfinite(s_raw), s_raw, 0.0), roi, image_hw, size, loc.map_threshold)
+    maps_usable = maps_finite & (jnp.any(g_map > 0) | jnp.any(s_map > 0))
 
     # Particles, scored on both maps.
     particles = localize.sample_particles(key, state.target, state.sigma, loc.num_particles)
@@ -243,6 +250,7 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
     state = state.replace(frame_index=t + 1, target=target, min_conf=min_conf, scale_sampling=enable, sigma=sigma)
     out = StepOutput(box=new_box, confidence=conf, decided_by=decided_by, g_distracter=g_distracter,
                      s_distracter=s_distracter, adapted=adapt, discriminated=discriminate, roi=roi,
+                     maps_usable=maps_usable,
                      g_map=g_map if return_maps else None, s_map=s_map if return_maps else None)
     return state, out
 

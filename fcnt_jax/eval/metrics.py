@@ -54,7 +54,8 @@ def iou(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     y1 = np.minimum(pred[:, 1] + pred[:, 3], gt[:, 1] + gt[:, 3])
     inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
     union = np.clip(pred[:, 2], 0, None) * np.clip(pred[:, 3], 0, None) + gt[:, 2] * gt[:, 3] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    # Clipped: float rounding of x + w - x can make a box's overlap with itself exceed 1 by an ulp.
+    return np.clip(np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0), 0.0, 1.0)
 
 
 def _prepared(pred, gt, invalid: InvalidPolicy):
