@@ -26,6 +26,8 @@ flags.DEFINE_multi_string("set", [], "config override section.field=value (repea
 flags.DEFINE_integer("max_frames", None, "track only the first N frames of each sequence")
 flags.DEFINE_integer("seed", 0, "PRNG seed (of the first run)")
 flags.DEFINE_integer("num_runs", 1, "repetitions with seeds seed, seed+1, ...", lower_bound=1)
+flags.DEFINE_integer("batch_size", 1, "track this many sequences at once in lockstep (one vmapped step, "
+                     "sharded over the devices; implies a common canvas)", lower_bound=1)
 flags.DEFINE_bool("pad_to_common", False, "zero-pad all frames to the largest frame size: one compilation "
                   "for the whole data set (results differ from experiments.track by float rounding only)")
 flags.DEFINE_string("output_dir", None, "where results go", required=True)
@@ -55,7 +57,7 @@ def main(argv):
             stderr_log(f"run {run + 1}/{FLAGS.num_runs} (seed {FLAGS.seed + run}) -> {out}")
         rows = run_benchmark(params, FLAGS.dataset, Path(FLAGS.dataset_root), out, cfg, FLAGS.sequences,
                              FLAGS.max_frames, FLAGS.seed + run, log=stderr_log,
-                             pad_to_common=FLAGS.pad_to_common)
+                             pad_to_common=FLAGS.pad_to_common, batch_size=FLAGS.batch_size)
         table = summary_table(rows)
         print(table)
         write_text_atomic(out / "summary.md", table + "\n")

@@ -23,7 +23,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from fcnt_jax import tracker
 from fcnt_jax.config import FCNTConfig
-from fcnt_jax.data import Sequence
+from fcnt_jax.data import Sequence, SequenceError
 from fcnt_jax.eval.metrics import sequence_scores
 from fcnt_jax.run import TrackResult, pad_to_canvas
 
@@ -68,7 +68,7 @@ class _Slot:
     seq: Sequence | None
     stream: object = None
     iterator: object = None
-    frames: int = 0
+    error: str | None = None  # a bad frame stopped this sequence; the others go on
 
 
 def track_batch(vgg_params, sequences: list[Sequence], cfg: FCNTConfig, seed: int = 0, batch_size: int | None = None,
@@ -85,7 +85,13 @@ def track_batch(vgg_params, sequences: list[Sequence], cfg: FCNTConfig, seed: in
     batch_size = batch_size or len(sequences)
     slots_per_batch = padded_batch_size(min(batch_size, len(sequences)), mesh)
     if canvas_hw is None:
-        sizes = [s.image_size() for s in sequences]
+        sizes = []
+        for s in sequences:
+            try:
+                sizes.append(s.image_size())
+            except SequenceError:  # reported when the sequence starts
+                pass
+        sizes = sizes or [(8, 8)]
         canvas_hw = tuple(int(-(-max(z[i] for z in sizes) // 8) * 8) for i in (0, 1))
     batched = NamedSharding(mesh, PartitionSpec("batch"))
     replicated = NamedSharding(mesh, PartitionSpec())
@@ -99,34 +105,50 @@ def track_batch(vgg_params, sequences: list[Sequence], cfg: FCNTConfig, seed: in
         try:
             firsts, boxes, hws = [], [], []
             for slot in slots:
-                if slot.seq is None:
+                frame = None
+                if slot.seq is not None:
+                    slot.stream = slot.seq.frames()
+                    slot.iterator = iter(slot.stream)
+                    try:
+                        raw = next(slot.iterator)
+                        frame = pad_to_canvas(raw, canvas_hw, str(slot.seq.frame_paths[0]))
+                    except SequenceError as e:  # this sequence cannot start; the others go on
+                        slot.error = str(e)
+                        log(f"{slot.seq.name}: cannot start: {e}")
+                if frame is None:
                     firsts.append(blank)
                     boxes.append(np.array([0, 0, 8, 8], np.float32))  # a dummy slot: tracked, never read
                     hws.append(np.asarray(canvas_hw, np.float32))
                     continue
-                slot.stream = slot.seq.frames()
-                slot.iterator = iter(slot.stream)
-                frame = next(slot.iterator)
-                firsts.append(pad_to_canvas(frame, canvas_hw, str(slot.seq.frame_paths[0])))
+                firsts.append(frame)
                 boxes.append(np.asarray(slot.seq.init_box, np.float32))
-                hws.append(np.asarray(frame.shape[:2], np.float32))
+                hws.append(np.asarray(raw.shape[:2], np.float32))
             keys = jnp.stack([jax.random.PRNGKey(seed)] * len(slots))
             put = functools.partial(jax.device_put, device=batched)
             state = batch_init(params, put(np.stack(firsts)), put(np.stack(boxes)), put(keys), put(np.stack(hws)), cfg=cfg)
-            lengths = np.array([len(s.seq) if s.seq else 0 for s in slots])
+            lengths = np.array([len(s.seq) if s.seq is not None and s.error is None else 0 for s in slots])
             active_all = put(np.ones(len(slots), bool))
             state, out = batch_step(params, state, put(np.stack(firsts)), active_all, cfg=cfg)  # frame 1 again
             jax.block_until_ready(out.box)
             init_s = time.perf_counter() - t0
             outputs = [out]
             t1 = time.perf_counter()
-            for t in range(1, int(lengths.max())):
+            for t in range(1, int(max(lengths.max(), 1))):
                 frames = []
                 for i, slot in enumerate(slots):
-                    if slot.seq is None or t >= lengths[i]:
-                        frames.append(blank)
-                    else:
-                        frames.append(pad_to_canvas(next(slot.iterator), canvas_hw, str(slot.seq.frame_paths[t])))
+                    frame = blank
+                    if slot.seq is not None and t < lengths[i]:
+                        try:
+                            frame = next(slot.iterator)
+                            if frame.shape[:2] != tuple(int(v) for v in hws[i]):
+                                raise SequenceError(f"{slot.seq.frame_paths[t]}: frame is {frame.shape[1]}x"
+                                                    f"{frame.shape[0]} but the sequence started at "
+                                                    f"{int(hws[i][1])}x{int(hws[i][0])}")
+                            frame = pad_to_canvas(frame, canvas_hw, str(slot.seq.frame_paths[t]))
+                        except SequenceError as e:  # stop this sequence here, keep its boxes so far
+                            slot.error, lengths[i], frame = str(e), t, blank
+                            log(f"{slot.seq.name}: stopped at frame {t + 1}: {e}")
+                    frames.append(frame)
                 state, out = batch_step(params, state, put(np.stack(frames)), put(t < lengths), cfg=cfg)
                 outputs.append(out)
                 if t % 20 == 0:
@@ -140,13 +162,25 @@ def track_batch(vgg_params, sequences: list[Sequence], cfg: FCNTConfig, seed: in
                 if slot.stream is not None:
                     slot.stream.close()
         host = jax.device_get([(o.box, o.confidence, o.decided_by) for o in outputs])
+        adapted = jax.device_get([o.adapted for o in outputs])
+        discriminated = jax.device_get([o.discriminated for o in outputs])
         for i, slot in enumerate(slots[:len(group)]):
-            n = len(slot.seq)
+            n = int(lengths[i])
+            if n == 0:  # failed on its first frame
+                results.append(TrackResult(slot.seq.name, np.zeros((0, 4)), np.zeros(0), np.zeros(0, int),
+                                           {}, None, {}, slot.error))
+                continue
             boxes_i = np.stack([np.asarray(b[i], np.float64) for b, _, _ in host[:n]])
             boxes_i[0] = slot.seq.init_box
             scores = None if slot.seq.groundtruth is None else sequence_scores(boxes_i, slot.seq.groundtruth)
-            timing = {"init_s": init_s, "track_s": track_s, "batch_size": len(group),
+            # Compilation happens inside the first batch's init (jit, not AOT): init_s includes it.
+            timing = {"init_s": init_s, "compile_s": float("nan"), "track_s": track_s,
+                      "track_fps": (n - 1) / track_s if track_s > 0 and n > 1 else float("nan"),
+                      "batch_size": len(group),
                       "batch_fps": float((lengths[:len(group)].sum() - len(group)) / track_s) if track_s > 0 else float("nan")}
             results.append(TrackResult(slot.seq.name, boxes_i, np.array([float(c[i]) for _, c, _ in host[:n]]),
-                                       np.array([int(d[i]) for _, _, d in host[:n]]), timing, scores))
+                                       np.array([int(d[i]) for _, _, d in host[:n]]), timing, scores,
+                                       {"adapted": int(sum(bool(a[i]) for a in adapted[:n])),
+                                        "discriminated": int(sum(bool(a[i]) for a in discriminated[:n]))},
+                                       slot.error))
     return results

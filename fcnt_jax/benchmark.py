@@ -71,52 +71,90 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
 
 
 def common_canvas(folders: list[Path]) -> tuple[int, int]:
-    """The largest (height, width) over the sequences' first frames, rounded up to a multiple of 8."""
-    sizes = [open_sequence(p).image_size() for p in folders]
+    """The largest (height, width) over the sequences' first frames, rounded up to a multiple of 8
+    (sequences that cannot be opened are left out here and reported when they are tracked)."""
+    sizes = []
+    for p in folders:
+        try:
+            sizes.append(open_sequence(p).image_size())
+        except SequenceError:
+            pass
+    sizes = sizes or [(8, 8)]
     return tuple(int(-(-max(s[i] for s in sizes) // 8) * 8) for i in (0, 1))
+
+
+def _failure(name: str, e: BaseException) -> dict:
+    return {"sequence": name, "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc(limit=3)}
 
 
 def run_benchmark(vgg_params, dataset: str, root: Path, output_dir: Path, cfg: FCNTConfig,
                   sequences: list[str] | None = None, max_frames: int | None = None, seed: int = 0,
-                  log: Callable[[str], None] = print, pad_to_common: bool = False) -> list[dict]:
-    """Track every sequence not yet done; returns one row per sequence (done before or now).
+                  log: Callable[[str], None] = print, pad_to_common: bool = False,
+                  batch_size: int = 1) -> list[dict]:
+    """Track every sequence not yet done; returns one row per sequence (done before or now), in order.
 
     ``pad_to_common`` zero-pads every frame to :func:`common_canvas` so that the whole data set
     compiles once (results then differ from unpadded tracking only by float rounding).
+    ``batch_size`` > 1 tracks that many sequences at a time in lockstep (``batch.track_batch``,
+    always on the common canvas).
     """
+    from fcnt_jax.batch import track_batch
+
     output_dir.mkdir(parents=True, exist_ok=True)
     folders = select_folders(dataset, Path(root), sequences)
-    canvas = common_canvas(folders) if pad_to_common else None
+    canvas = common_canvas(folders) if (pad_to_common or batch_size > 1) else None
     if canvas:
         log(f"frames padded to a common {canvas[1]}x{canvas[0]} canvas: one compilation for all sequences")
-    rows: list[dict] = []
-    for i, folder in enumerate(folders, 1):
-        prefix = f"[{i}/{len(folders)}] {folder.name}"
-        txt, js = output_dir / f"{folder.name}.txt", output_dir / f"{folder.name}.json"
-        if txt.exists() and js.exists():
-            rows.append(json.loads(js.read_text()))
-            log(f"{prefix}: done before, skipped")
-            continue
-        log(f"{prefix}: tracking ...")
-        try:
-            seq: Sequence = open_sequence(folder).truncated(max_frames)
-            result = track_sequence(vgg_params, seq, cfg, seed, log=lambda m: None, canvas_hw=canvas)
-            write_results(result, output_dir, {"preset": cfg.preset, "seed": seed, "max_frames": max_frames,
-                                               "canvas_hw": canvas})
-            row = json.loads(js.read_text())
-        except Exception as e:  # one bad sequence must not lose the others
-            row = {"sequence": folder.name, "error": f"{type(e).__name__}: {e}",
-                   "traceback": traceback.format_exc(limit=3)}
+    extra = {"preset": cfg.preset, "seed": seed, "max_frames": max_frames, "canvas_hw": canvas,
+             "batch_size": batch_size}
+    rows: dict[str, dict] = {}
+    index = {f.name: i for i, f in enumerate(folders, 1)}
+
+    def record(name: str, row: dict) -> None:
+        prefix = f"[{index[name]}/{len(folders)}] {name}"
+        if "traceback" in row:
             log(f"{prefix}: FAILED: {row['error']}")
         else:
             if "error" in row:
                 log(f"{prefix}: STOPPED EARLY (boxes before the bad frame kept): {row['error']}")
             log(f"{prefix}: {row['frames']} frames, init {row['init_s']:.1f} s, {row['track_fps']:.2f} fps, "
                 f"P@20 {row.get('precision_20', float('nan')):.3f}, AUC {row.get('auc', float('nan')):.3f}")
-        rows.append(row)
+        rows[name] = row
+        done = [rows[f.name] for f in folders if f.name in rows]
         _write_jsonl(output_dir / "results.jsonl",
-                     [r if "error" in r else {k: r.get(k) for k in JSONL_KEYS} for r in rows])
-    return rows
+                     [r if "error" in r else {k: r.get(k) for k in JSONL_KEYS} for r in done])
+
+    pending: list[tuple[Path, Sequence]] = []
+    for folder in folders:
+        txt, js = output_dir / f"{folder.name}.txt", output_dir / f"{folder.name}.json"
+        if txt.exists() and js.exists():
+            rows[folder.name] = json.loads(js.read_text())
+            log(f"[{index[folder.name]}/{len(folders)}] {folder.name}: done before, skipped")
+            continue
+        try:
+            pending.append((folder, open_sequence(folder).truncated(max_frames)))
+        except Exception as e:  # one bad sequence must not lose the others
+            record(folder.name, _failure(folder.name, e))
+
+    for start in range(0, len(pending), max(batch_size, 1)):
+        group = pending[start:start + max(batch_size, 1)]
+        log(f"tracking {', '.join(f.name for f, _ in group)} ...")
+        try:
+            if batch_size > 1:
+                results = track_batch(vgg_params, [s for _, s in group], cfg, seed, batch_size, canvas, log=log)
+            else:
+                results = [track_sequence(vgg_params, group[0][1], cfg, seed, log=lambda m: None, canvas_hw=canvas)]
+        except Exception as e:  # the whole group failed: report each, go on with the next
+            for folder, _ in group:
+                record(folder.name, _failure(folder.name, e))
+            continue
+        for (folder, _), result in zip(group, results):
+            if len(result.boxes) == 0:
+                record(folder.name, {"sequence": folder.name, "error": result.error, "traceback": ""})
+                continue
+            _, js = write_results(result, output_dir, extra)
+            record(folder.name, json.loads(js.read_text()))
+    return [rows[f.name] for f in folders if f.name in rows]
 
 
 def run_dir(output_dir: Path, run: int, num_runs: int) -> Path:

@@ -139,3 +139,24 @@ def test_padding_to_a_common_canvas_tracks_the_same_and_compiles_once(tmp_path):
     assert again.timing["compile_s"] == 0.0  # the canvas' compiled tracker is reused
     with pytest.raises(SequenceError, match="x.jpg: 128x96 frame does not fit the 100x120 canvas"):
         pad_to_canvas(np.zeros((96, 128, 3), np.uint8), (120, 100), "x.jpg")
+
+
+def test_batched_benchmark_keeps_going_past_bad_sequences(tmp_path):
+    import jax
+
+    from fcnt_jax.benchmark import run_benchmark
+    from fcnt_jax.config import get_config
+    from tests.test_backbone import tiny_params
+    from tests.test_tracker import TINY
+
+    root = make_otb_dataset(tmp_path / "data", frames_per_sequence=6, broken="SynB")
+    (root / "SynD" / "img" / "0001.jpg").write_bytes(b"")
+    out = tmp_path / "out"
+    messages = []
+    rows = run_benchmark(tiny_params(jax.random.PRNGKey(0)), "otb", root, out, get_config("code", TINY),
+                         batch_size=3, log=messages.append)
+    assert [r["sequence"] for r in rows] == list(NAMES)
+    assert "error" not in rows[0] and "error" not in rows[2] and rows[0]["batch_size"] == 3
+    assert "0005.jpg" in rows[1]["error"] and len(np.loadtxt(out / "SynB.txt", delimiter=",")) == 4
+    assert "0001.jpg" in rows[3]["error"] and not (out / "SynD.txt").exists()
+    assert len(np.loadtxt(out / "SynA.txt", delimiter=",")) == 6
