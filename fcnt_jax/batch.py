@@ -42,8 +42,13 @@ def batch_init(vgg_params, frames: jax.Array, boxes: jax.Array, keys: jax.Array,
 @functools.partial(jax.jit, static_argnames=("cfg",), donate_argnames=("state",))
 def batch_step(vgg_params, state: tracker.TrackerState, frames: jax.Array, active: jax.Array,
                cfg: FCNTConfig) -> tuple[tracker.TrackerState, tracker.StepOutput]:
-    """``step`` of B sequences; where ``active`` is False the state is returned unchanged."""
-    new_state, out = jax.vmap(tracker.step_fn, in_axes=(None, 0, 0, None))(vgg_params, state, frames, cfg)
+    """``step`` of B sequences; where ``active`` is False the state is returned unchanged.
+
+    The SNet updates run only on frames where some sequence of the batch needs one
+    (``tracker._run_if``), not for every sequence every frame as a vmapped ``lax.cond`` would.
+    """
+    one = functools.partial(tracker.step_fn, cfg=cfg, batch_axis="batch")
+    new_state, out = jax.vmap(one, in_axes=(None, 0, 0), axis_name="batch")(vgg_params, state, frames)
 
     def keep(new, old):
         mask = active.reshape(active.shape + (1,) * (new.ndim - 1))

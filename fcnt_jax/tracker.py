@@ -159,9 +159,27 @@ def discrimination_due(g_distracter: jax.Array, s_distracter: jax.Array, conf: j
     return trigger & (conf > cfg.localization.update_threshold)
 
 
+def _run_if(pred: jax.Array, update, state: TrackerState, batch_axis: str | None) -> TrackerState:
+    """``update(state)`` where ``pred``, else ``state``: a real ``lax.cond``, also under vmap.
+
+    Under ``vmap`` a ``lax.cond`` on a batched predicate becomes a select that runs the update for
+    every sequence every frame. With ``batch_axis`` (the vmap axis name) the update runs, for the
+    whole batch, only on frames where some sequence needs it, and each sequence keeps its own
+    result only where its own ``pred`` holds: the same values, far less work.
+    """
+    if batch_axis is None:
+        return jax.lax.cond(pred, update, lambda st: st, state)
+    any_pred = jax.lax.psum(pred.astype(jnp.int32), batch_axis) > 0
+
+    def masked(st):
+        return jax.tree.map(lambda new, old: jnp.where(pred, new, old), update(st), st)
+
+    return jax.lax.cond(any_pred, masked, lambda st: st, state)
+
+
 def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
-            return_maps: bool = False) -> tuple[TrackerState, StepOutput]:
-    """Track one frame (not jitted here; see :data:`step`)."""
+            return_maps: bool = False, batch_axis: str | None = None) -> tuple[TrackerState, StepOutput]:
+    """Track one frame (not jitted here; see :data:`step`). ``batch_axis``: see :func:`_run_if`."""
     loc, upd = cfg.localization, cfg.updates
     size = cfg.roi.roi_size
     image_hw = state.image_hw
@@ -225,7 +243,7 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
         st = _update_snet(st, feats, maps, jnp.ones_like(maps), upd.adaptation_iterations, cfg)
         return st.replace(store_conf=jnp.float32(loc.update_threshold))
 
-    state = jax.lax.cond(adapt, adaptation, lambda st: st, state)
+    state = _run_if(adapt, adaptation, state, batch_axis)
 
     # Discrimination on a distracter (§6.3): the reference sample with its full loss, the current
     # frame with the loss masked to where its map is <= 0 (outside the truncated Gaussian).
@@ -239,7 +257,7 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
         weights = jnp.stack([jnp.ones_like(new_map), (new_map <= 0).astype(new_map.dtype)])
         return _update_snet(st, feats, maps, weights, upd.discrimination_iterations, cfg)
 
-    state = jax.lax.cond(discriminate, discrimination, lambda st: st, state)
+    state = _run_if(discriminate, discrimination, state, batch_axis)
 
     # Scale re-estimation, once, at the reestimate_frame-th frame (§5.6).
     # (The paper samples scale from the start and has no such rule.)
