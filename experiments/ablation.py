@@ -11,7 +11,6 @@ compiles once, then writes the report of all variants (table per attribute, plot
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from absl import app, flags

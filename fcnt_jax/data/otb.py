@@ -20,7 +20,6 @@ import json
 import re
 from pathlib import Path
 
-import numpy as np
 
 from fcnt_jax.data.sequence import (Sequence, SequenceError, check_init_box, otb_boxes, read_box_file,
                                     require_frames)
