@@ -160,3 +160,17 @@ def test_batched_benchmark_keeps_going_past_bad_sequences(tmp_path):
     assert "0005.jpg" in rows[1]["error"] and len(np.loadtxt(out / "SynB.txt", delimiter=",")) == 4
     assert "0001.jpg" in rows[3]["error"] and not (out / "SynD.txt").exists()
     assert len(np.loadtxt(out / "SynA.txt", delimiter=",")) == 6
+
+
+def test_benchmark_cli_rejects_bad_arguments_before_any_work(tmp_path):
+    root = make_otb_dataset(tmp_path / "data", frames_per_sequence=2)
+    (tmp_path / "file").write_text("")
+    cases = [([f"--dataset_root={tmp_path / 'missing'}"], "data set root does not exist"),
+             ([f"--dataset_root={root}", "--sequences=Nope"], "no sequence(s) named ['nope']"),
+             ([f"--dataset_root={root}", "--preset=fast"], "unknown preset 'fast'"),
+             ([f"--dataset_root={root}", f"--output_dir={tmp_path / 'file' / 'out'}"], "not writable")]
+    for args, message in cases:
+        args = args if any(a.startswith("--output_dir") for a in args) else args + [f"--output_dir={tmp_path / 'o'}"]
+        proc = subprocess.run([sys.executable, "-m", "experiments.benchmark", *args], cwd=REPO_ROOT,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode != 0 and message in proc.stderr and "Traceback" not in proc.stderr, (args, proc.stderr)
