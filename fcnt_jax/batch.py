@@ -25,7 +25,7 @@ from fcnt_jax import tracker
 from fcnt_jax.config import FCNTConfig
 from fcnt_jax.data import Sequence, SequenceError
 from fcnt_jax.eval.metrics import sequence_scores
-from fcnt_jax.run import TrackResult, pad_to_canvas
+from fcnt_jax.run import TrackResult, check_frame_size, common_canvas, pad_to_canvas
 
 
 def _init_one(vgg_params, frame, box, key, image_hw, cfg):
@@ -89,15 +89,7 @@ def track_batch(vgg_params, sequences: list[Sequence], cfg: FCNTConfig, seed: in
     mesh = mesh or batch_mesh()
     batch_size = batch_size or len(sequences)
     slots_per_batch = padded_batch_size(min(batch_size, len(sequences)), mesh)
-    if canvas_hw is None:
-        sizes = []
-        for s in sequences:
-            try:
-                sizes.append(s.image_size())
-            except SequenceError:  # reported when the sequence starts
-                pass
-        sizes = sizes or [(8, 8)]
-        canvas_hw = tuple(int(-(-max(z[i] for z in sizes) // 8) * 8) for i in (0, 1))
+    canvas_hw = canvas_hw or common_canvas(sequences)
     batched = NamedSharding(mesh, PartitionSpec("batch"))
     replicated = NamedSharding(mesh, PartitionSpec())
     params = jax.device_put(vgg_params, replicated)
@@ -144,12 +136,9 @@ def track_batch(vgg_params, sequences: list[Sequence], cfg: FCNTConfig, seed: in
                     frame = blank
                     if slot.seq is not None and t < lengths[i]:
                         try:
-                            frame = next(slot.iterator)
-                            if frame.shape[:2] != tuple(int(v) for v in hws[i]):
-                                raise SequenceError(f"{slot.seq.frame_paths[t]}: frame is {frame.shape[1]}x"
-                                                    f"{frame.shape[0]} but the sequence started at "
-                                                    f"{int(hws[i][1])}x{int(hws[i][0])}")
-                            frame = pad_to_canvas(frame, canvas_hw, str(slot.seq.frame_paths[t]))
+                            where = str(slot.seq.frame_paths[t])
+                            frame = check_frame_size(next(slot.iterator), tuple(int(v) for v in hws[i]), where)
+                            frame = pad_to_canvas(frame, canvas_hw, where)
                         except SequenceError as e:  # stop this sequence here, keep its boxes so far
                             slot.error, lengths[i], frame = str(e), t, blank
                             log(f"{slot.seq.name}: stopped at frame {t + 1}: {e}")

@@ -21,7 +21,7 @@ from fcnt_jax.data import Sequence, SequenceError, open_sequence
 from fcnt_jax.data.otb import is_otb_folder
 from fcnt_jax.data.uav123 import annotation_path
 from fcnt_jax.data.vot import is_vot_folder
-from fcnt_jax.run import track_sequence, write_results
+from fcnt_jax.run import common_canvas, track_sequence, write_results
 
 
 def list_sequences(dataset: str, root: Path) -> list[Path]:
@@ -70,17 +70,11 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
     tmp.replace(path)
 
 
-def common_canvas(folders: list[Path]) -> tuple[int, int]:
-    """The largest (height, width) over the sequences' first frames, rounded up to a multiple of 8
-    (sequences that cannot be opened are left out here and reported when they are tracked)."""
-    sizes = []
-    for p in folders:
-        try:
-            sizes.append(open_sequence(p).image_size())
-        except SequenceError:
-            pass
-    sizes = sizes or [(8, 8)]
-    return tuple(int(-(-max(s[i] for s in sizes) // 8) * 8) for i in (0, 1))
+def _try_open(folder: Path) -> Sequence | None:
+    try:
+        return open_sequence(folder)
+    except SequenceError:  # reported when its turn comes
+        return None
 
 
 def _failure(name: str, e: BaseException) -> dict:
@@ -102,7 +96,9 @@ def run_benchmark(vgg_params, dataset: str, root: Path, output_dir: Path, cfg: F
 
     output_dir.mkdir(parents=True, exist_ok=True)
     folders = select_folders(dataset, Path(root), sequences)
-    canvas = common_canvas(folders) if (pad_to_common or batch_size > 1) else None
+    canvas = None
+    if pad_to_common or batch_size > 1:
+        canvas = common_canvas([seq for seq in map(_try_open, folders) if seq is not None])
     if canvas:
         log(f"frames padded to a common {canvas[1]}x{canvas[0]} canvas: one compilation for all sequences")
     extra = {"preset": cfg.preset, "seed": seed, "max_frames": max_frames, "canvas_hw": canvas,
@@ -110,9 +106,9 @@ def run_benchmark(vgg_params, dataset: str, root: Path, output_dir: Path, cfg: F
     rows: dict[str, dict] = {}
     index = {f.name: i for i, f in enumerate(folders, 1)}
 
-    def record(name: str, row: dict) -> None:
+    def record(name: str, row: dict, failed: bool = False) -> None:
         prefix = f"[{index[name]}/{len(folders)}] {name}"
-        if "traceback" in row:
+        if failed:
             log(f"{prefix}: FAILED: {row['error']}")
         else:
             if "error" in row:
@@ -134,7 +130,7 @@ def run_benchmark(vgg_params, dataset: str, root: Path, output_dir: Path, cfg: F
         try:
             pending.append((folder, open_sequence(folder).truncated(max_frames)))
         except Exception as e:  # one bad sequence must not lose the others
-            record(folder.name, _failure(folder.name, e))
+            record(folder.name, _failure(folder.name, e), failed=True)
 
     for start in range(0, len(pending), max(batch_size, 1)):
         group = pending[start:start + max(batch_size, 1)]
@@ -146,11 +142,11 @@ def run_benchmark(vgg_params, dataset: str, root: Path, output_dir: Path, cfg: F
                 results = [track_sequence(vgg_params, group[0][1], cfg, seed, log=lambda m: None, canvas_hw=canvas)]
         except Exception as e:  # the whole group failed: report each, go on with the next
             for folder, _ in group:
-                record(folder.name, _failure(folder.name, e))
+                record(folder.name, _failure(folder.name, e), failed=True)
             continue
         for (folder, _), result in zip(group, results):
             if len(result.boxes) == 0:
-                record(folder.name, {"sequence": folder.name, "error": result.error, "traceback": ""})
+                record(folder.name, {"sequence": folder.name, "error": result.error}, failed=True)
                 continue
             _, js = write_results(result, output_dir, extra)
             record(folder.name, json.loads(js.read_text()))

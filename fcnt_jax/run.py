@@ -92,6 +92,27 @@ def compile_tracker(vgg_params, frame_shape, cfg: FCNTConfig, return_maps: bool 
     return init_c, step_c, time.perf_counter() - start
 
 
+def common_canvas(sequences: list[Sequence]) -> tuple[int, int]:
+    """The largest (height, width) over the sequences' first frames, rounded up to a multiple of 8
+    (a sequence whose first frame cannot be read is left out here and reported when it is tracked)."""
+    sizes = []
+    for seq in sequences:
+        try:
+            sizes.append(seq.image_size())
+        except SequenceError:
+            pass
+    sizes = sizes or [(8, 8)]
+    return tuple(int(-(-max(z[i] for z in sizes) // 8) * 8) for i in (0, 1))
+
+
+def check_frame_size(frame: np.ndarray, first_hw: tuple[int, int], where: str) -> np.ndarray:
+    """A frame must keep the size of the sequence's first frame (its state holds that size)."""
+    if frame.shape[:2] != tuple(first_hw):
+        raise SequenceError(f"{where}: frame is {frame.shape[1]}x{frame.shape[0]} but the sequence started at "
+                            f"{first_hw[1]}x{first_hw[0]}")
+    return frame
+
+
 def pad_to_canvas(frame: np.ndarray, canvas_hw: tuple[int, int] | None, where: str = "frame") -> np.ndarray:
     """Zero-pad a frame at the bottom/right to ``canvas_hw`` (the tracker masks by the true size)."""
     if canvas_hw is None or frame.shape[:2] == tuple(canvas_hw):
@@ -155,9 +176,7 @@ def track_sequence(vgg_params, seq: Sequence, cfg: FCNTConfig, seed: int = 0, gi
         error = None
         try:
             for i, frame in enumerate(stream, start=2):
-                if frame.shape != first.shape:
-                    raise SequenceError(f"{seq.frame_paths[i - 1]}: frame is {frame.shape[1]}x{frame.shape[0]} but "
-                                        f"the sequence started at {first.shape[1]}x{first.shape[0]}")
+                check_frame_size(frame, first.shape[:2], str(seq.frame_paths[i - 1]))
                 state, out = step_c(vgg_params, state, pad_to_canvas(frame, canvas_hw, str(seq.frame_paths[i - 1])))
                 outputs.append(out)
                 if gif_path is not None:

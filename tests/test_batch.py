@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fcnt_jax.batch import batch_mesh, padded_batch_size, track_batch
+from fcnt_jax.batch import track_batch
 from fcnt_jax.config import get_config
 from fcnt_jax.data import open_sequence
 from fcnt_jax.geometry import box_to_otb
@@ -75,7 +75,3 @@ def test_sharded_over_eight_host_devices(dataset, single_results, tmp_path):
     for name, _, _ in SPECS:  # 3 sequences in 8 slots (5 inactive dummies), one per device
         np.testing.assert_allclose(np.array(data["boxes"][name]), single_results[name], atol=0.05, err_msg=name)
 
-
-def test_batch_padding_to_the_mesh():
-    mesh = batch_mesh()
-    assert padded_batch_size(3, mesh) % mesh.devices.size == 0 and padded_batch_size(3, mesh) >= 3
