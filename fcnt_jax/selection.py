@@ -35,26 +35,52 @@ LossFn = Callable[[jax.Array], jax.Array]  # features (H, W, C) -> scalar loss
 def conv_same(x: jax.Array, w: jax.Array, impl: str | None = None) -> jax.Array:
     """'Same' cross-correlation of ``(..., H, W, C)`` with an HWIO kernel (Caffe's conv, pad k//2).
 
-    ``impl``: "xla" (one convolution) or "shifted" (a sum of kh*kw matmuls over shifted views).
-    Default: "shifted" on CPU, where XLA runs convolutions inside loops (every scan of SGD steps)
-    ~17x slower than outside them (2.3 s vs 0.13 s per GNet step, WORKSPACE.md); "xla" elsewhere.
-    Both compute the same sums (float32 round-off apart).
+    ``impl``: "xla" (one convolution), "shifted" (a sum of kh*kw matmuls over shifted views),
+    "rows" (see :func:`_conv_rows`: one large matmul) or "auto"/None: on CPU, where XLA runs
+    convolutions inside loops (every scan of SGD steps) ~35x slower than outside them, "rows" for
+    kernels with several outputs and "shifted" for single-output ones (the sel-CNN, the heads'
+    conv2), the fastest in each case (``python -m experiments.conv_impl``); "xla" elsewhere.
+    All compute the same sums (float32 round-off apart).
     """
-    if impl is None:
-        impl = "shifted" if jax.default_backend() == "cpu" else "xla"
+    if impl in (None, "auto"):
+        impl = "xla" if jax.default_backend() != "cpu" else ("rows" if w.shape[-1] > 1 else "shifted")
     squeeze = x.ndim == 3
     x = x[None] if squeeze else x
     if impl == "xla":
         y = jax.lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"),
                                          precision=jax.lax.Precision.HIGHEST)
-    else:
+    elif impl == "rows":
+        y = _conv_rows(x, w)
+    elif impl == "shifted":
         kh, kw = w.shape[0], w.shape[1]
         height, width = x.shape[1], x.shape[2]
         padded = jnp.pad(x, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
         y = sum(jnp.einsum("nhwc,co->nhwo", padded[:, dy:dy + height, dx:dx + width], w[dy, dx],
                            precision=jax.lax.Precision.HIGHEST)
                 for dy in range(kh) for dx in range(kw))
+    else:
+        raise ValueError(f"conv_same: impl={impl!r}, expected 'xla', 'shifted', 'rows' or 'auto'")
     return y[0] if squeeze else y
+
+
+def _conv_rows(x: jax.Array, w: jax.Array) -> jax.Array:
+    """The 'same' convolution as one matmul with all kernel rows side by side.
+
+    Each padded input row holds its ``kw`` horizontal shifts (``(H + kh - 1) * n * W`` rows of
+    ``kw * C`` values, kh times smaller than a full im2col), multiplied at once by the ``kh``
+    kernel rows (``kh * O`` columns); output row ``h`` is the sum over ``dy`` of block ``dy`` of
+    padded row ``h + dy``. Large matmuls with ``kh * O`` columns are what XLA:CPU runs fastest,
+    and so is their gradient (for the weights, again one matmul of the same size).
+    """
+    n, height, width, c = x.shape
+    kh, kw, _, o = w.shape
+    padded = jnp.pad(x, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
+    rows = jnp.concatenate([padded[:, :, dx:dx + width] for dx in range(kw)], axis=-1)  # (n, H+kh-1, W, kw C)
+    rows = jnp.transpose(rows, (1, 0, 2, 3)).reshape(-1, kw * c)  # H-major: each dy shift is a slice
+    kernel = jnp.transpose(w.reshape(kh, kw * c, o), (1, 0, 2)).reshape(kw * c, kh * o)
+    blocks = jnp.dot(rows, kernel, precision=jax.lax.Precision.HIGHEST).reshape(height + kh - 1, n, width, kh, o)
+    y = sum(blocks[dy:dy + height, :, :, dy] for dy in range(kh))  # (H, n, W, O)
+    return jnp.transpose(y, (1, 0, 2, 3))
 
 
 def init_selcnn(key: jax.Array, channels: int, cfg: SelectionConfig = SelectionConfig(),

@@ -1,0 +1,120 @@
+"""Which 'same' convolution is fastest where FCNT uses one: the choice behind ``selection.conv_same``.
+
+    python -m experiments.conv_impl --output_dir=experiments/results/conv_impl_cpu
+
+Times, for each implementation ("xla", "shifted", "rows", and "auto", the default rule), the tracker's convolution workloads at
+their real sizes: SGD steps as a ``lax.scan`` (the discrimination update: GNet/SNet on a batch of
+two 46x46x384 maps; the first-frame training: one map; the sel-CNN: 3x3 on 512 channels with
+dropout) and the heads' forward pass outside any loop. Prints a table of seconds per call and the
+ratio to the fastest, and writes <output_dir>/conv_impl.json. Expected on the 2-core CPU: "auto"
+(rows for the heads' conv1, shifted for single-output kernels) within a few percent of the fastest
+in every SGD loop, ~2x faster than "shifted" alone and ~35x faster than "xla" in the head SGD loops
+(WORKSPACE.md, "Speed").
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from absl import app, flags
+
+flags.DEFINE_list("impls", ["xla", "shifted", "rows", "auto"], "implementations to compare (auto: the default)")
+flags.DEFINE_integer("steps", 10, "SGD steps per timed call (the discrimination update's count)")
+flags.DEFINE_integer("repeats", 3, "timed repetitions (median)")
+flags.DEFINE_string("output_dir", None, "where conv_impl.json goes", required=True)
+FLAGS = flags.FLAGS
+
+
+def workloads(steps: int):
+    """name -> (make_fn(impl), args): each a jitted call at the tracker's sizes."""
+    import jax
+    import jax.numpy as jnp
+
+    from fcnt_jax import heads, selection
+    from fcnt_jax.config import get_config
+
+    cfg = get_config("code")
+    k, grid = cfg.selection.num_channels, cfg.roi.grid
+    keys = jax.random.split(jax.random.PRNGKey(0), 4)
+    head = heads.init_head(keys[0], k, cfg.heads)
+    tx = heads.head_optimizer(cfg.heads, "snet")
+
+    def head_training(batch):
+        feats = jax.random.normal(keys[1], (batch, grid, grid, k))
+        maps = jax.random.uniform(keys[2], (batch, grid, grid))
+
+        def make(impl):
+            def loss(p, f, m):
+                pred = heads.head_apply(p, f, False, impl)
+                return jnp.mean(0.5 * jnp.sum((pred - m) ** 2, axis=(-2, -1)))
+
+            def train(p, f, m):
+                def body(carry, _):
+                    params, opt = carry
+                    grads = jax.grad(loss)(params, f, m)
+                    updates, opt = tx.update(grads, opt, params)
+                    return (jax.tree.map(jnp.add, params, updates), opt), None
+                return jax.lax.scan(body, (p, tx.init(p)), None, length=steps)[0]
+            return jax.jit(train)
+        return make, (head, feats, maps)
+
+    def selcnn_training():
+        feats = jax.random.normal(keys[1], (grid, grid, 512))
+        target = jax.random.uniform(keys[2], (grid, grid))
+        sel = selection.init_selcnn(keys[3], 512, cfg.selection)
+
+        def make(impl):
+            def loss(p, f, m, key):
+                pred = selection.conv_same(selection.dropout(f, 0.3, key), p["w"], impl)[..., 0] + p["b"][0]
+                return 0.5 * jnp.sum((pred - m) ** 2)
+
+            def train(p, f, m):
+                def body(params, i):
+                    grads = jax.grad(loss)(params, f, m, jax.random.fold_in(keys[0], i))
+                    return jax.tree.map(lambda a, g: a - 1e-10 * g, params, grads), None
+                return jax.lax.scan(body, p, jnp.arange(steps))[0]
+            return jax.jit(train)
+        return make, (sel, feats, target)
+
+    def head_forward():
+        feats = jax.random.normal(keys[1], (grid, grid, k))
+        return (lambda impl: jax.jit(lambda p, f: heads.head_apply(p, f, False, impl))), (head, feats)
+
+    return {
+        f"head SGD x{steps}, batch 2 (discrimination)": head_training(2),
+        f"head SGD x{steps}, batch 1 (first frame)": head_training(1),
+        f"sel-CNN SGD x{steps} (3x3, 512 ch, dropout)": selcnn_training(),
+        "head forward (outside loops)": head_forward(),
+    }
+
+
+def main(argv):
+    del argv
+    import jax
+
+    from fcnt_jax.run import ensure_writable_dir, stderr_log, write_text_atomic
+    from fcnt_jax.speed import time_call
+
+    out = ensure_writable_dir(Path(FLAGS.output_dir))
+    table: dict[str, dict[str, float]] = {}
+    for name, (make, args) in workloads(FLAGS.steps).items():
+        table[name] = {}
+        for impl in FLAGS.impls:
+            stderr_log(f"{name}: {impl} ...")
+            table[name][impl] = time_call(make(impl), *args, repeats=FLAGS.repeats)
+    data = {"device": jax.devices()[0].device_kind, "platform": jax.default_backend(), "steps": FLAGS.steps,
+            "seconds_per_call": table, "command": "python -m experiments.conv_impl " + " ".join(sys.argv[1:])}
+    write_text_atomic(out / "conv_impl.json", json.dumps(data, indent=2) + "\n")
+    print(f"device: {data['device']} ({data['platform']})")
+    print("| workload | " + " | ".join(f"{i} s (x fastest)" for i in FLAGS.impls) + " |")
+    print("|---|" + "---|" * len(FLAGS.impls))
+    for name, row in table.items():
+        best = min(row.values())
+        print(f"| {name} | " + " | ".join(f"{row[i]:.3f} ({row[i] / best:.2f})" for i in FLAGS.impls) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)
