@@ -30,6 +30,8 @@ flags.DEFINE_integer("batch_size", 1, "track this many sequences at once in lock
                      "sharded over the devices; implies a common canvas)", lower_bound=1)
 flags.DEFINE_bool("pad_to_common", False, "zero-pad all frames to the largest frame size: one compilation "
                   "for the whole data set (results differ from experiments.track by float rounding only)")
+flags.DEFINE_bool("distributed", False, "call jax.distributed.initialize() first (several hosts; with "
+                  "--batch_size each process tracks the sequences on its own devices)")
 flags.DEFINE_string("output_dir", None, "where results go", required=True)
 flags.DEFINE_string("weights", None, "VGG-16 weights file (default: the verified cache)")
 FLAGS = flags.FLAGS
@@ -38,7 +40,7 @@ FLAGS = flags.FLAGS
 def main(argv):
     del argv
     from fcnt_jax import backbone, weights
-    from fcnt_jax.benchmark import run_benchmark, run_dir, select_folders, summary_table
+    from fcnt_jax.benchmark import process_suffix, run_benchmark, run_dir, select_folders, summary_table
     from fcnt_jax.config import get_config
     from fcnt_jax.data import SequenceError
     from fcnt_jax.run import ensure_writable_dir, stderr_log, write_text_atomic
@@ -49,6 +51,10 @@ def main(argv):
         ensure_writable_dir(Path(FLAGS.output_dir))
     except (ValueError, SequenceError) as e:
         raise app.UsageError(str(e))
+    if FLAGS.distributed:
+        import jax
+
+        jax.distributed.initialize()  # coordinator, process count and index from the environment
     params = backbone.to_device_params(weights.load_vgg16_params(FLAGS.weights))
     failed = False
     for run in range(FLAGS.num_runs):
@@ -60,7 +66,7 @@ def main(argv):
                              pad_to_common=FLAGS.pad_to_common, batch_size=FLAGS.batch_size)
         table = summary_table(rows)
         print(table)
-        write_text_atomic(out / "summary.md", table + "\n")
+        write_text_atomic(out / f"summary{process_suffix()}.md", table + "\n")
         failed |= any("error" in r for r in rows)
     print(f"results in {FLAGS.output_dir}", file=sys.stderr)
     return 1 if failed else 0

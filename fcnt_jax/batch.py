@@ -7,6 +7,12 @@ heat maps ignore the padding); a sequence that has ended is fed a blank frame an
 ``jax.distributed.initialize()``); the batch is padded with inactive dummy slots to a multiple of
 the device count. With the same seed a sequence gets the same boxes as from
 :func:`fcnt_jax.run.track_sequence` (up to float rounding; tested).
+
+Several hosts: call ``jax.distributed.initialize()`` first and give every process the same list of
+sequences. Each process decodes only the frames of the slots on its own devices (the global batch
+is assembled with ``jax.make_array_from_callback``), and returns the results of those sequences;
+the SNet-update gate is a cross-device ``psum``, so all processes step together (tested with two
+CPU processes).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from fcnt_jax import tracker
@@ -68,6 +75,17 @@ def padded_batch_size(batch_size: int, mesh: Mesh) -> int:
     return -(-batch_size // n) * n
 
 
+def local_slots(sharding: NamedSharding, num_slots: int) -> list[int]:
+    """The batch slots held by this process's devices (all of them on a single host)."""
+    index_map = sharding.addressable_devices_indices_map((num_slots,))
+    return sorted({i for index in index_map.values() for i in range(num_slots)[index[0]]})
+
+
+def _global_batch(sharding: NamedSharding, rows: np.ndarray) -> jax.Array:
+    """A batch-sharded array from host rows; only the rows of this process's slots are read."""
+    return jax.make_array_from_callback(rows.shape, sharding, lambda index: rows[index])
+
+
 @dataclasses.dataclass
 class _Slot:
     seq: Sequence | None
@@ -83,6 +101,8 @@ def track_batch(vgg_params, sequences: list[Sequence], cfg: FCNTConfig, seed: in
 
     Each sequence is seeded with ``seed`` (as ``track_sequence`` does), so its boxes match the
     single-sequence tracker's. ``canvas_hw`` defaults to the largest first frame, rounded up to 8.
+    With several processes (``jax.distributed``), only the sequences whose slots live on this
+    process's devices are read and returned (in order).
     """
     if not sequences:
         return []
@@ -98,12 +118,13 @@ def track_batch(vgg_params, sequences: list[Sequence], cfg: FCNTConfig, seed: in
     for start in range(0, len(sequences), batch_size):
         group = sequences[start:start + batch_size]
         slots = [_Slot(s) for s in group] + [_Slot(None)] * (slots_per_batch - len(group))
+        mine = set(local_slots(batched, len(slots)))
         t0 = time.perf_counter()
         try:
             firsts, boxes, hws = [], [], []
-            for slot in slots:
+            for i, slot in enumerate(slots):
                 frame = None
-                if slot.seq is not None:
+                if slot.seq is not None and i in mine:
                     slot.stream = slot.seq.frames()
                     slot.iterator = iter(slot.stream)
                     try:
@@ -120,21 +141,24 @@ def track_batch(vgg_params, sequences: list[Sequence], cfg: FCNTConfig, seed: in
                 firsts.append(frame)
                 boxes.append(np.asarray(slot.seq.init_box, np.float32))
                 hws.append(np.asarray(raw.shape[:2], np.float32))
-            keys = jnp.stack([jax.random.PRNGKey(seed)] * len(slots))
-            put = functools.partial(jax.device_put, device=batched)
+            keys = np.stack([np.asarray(jax.random.PRNGKey(seed))] * len(slots))
+            put = functools.partial(_global_batch, batched)
             state = batch_init(params, put(np.stack(firsts)), put(np.stack(boxes)), put(keys), put(np.stack(hws)), cfg=cfg)
-            lengths = np.array([len(s.seq) if s.seq is not None and s.error is None else 0 for s in slots])
+            lengths = np.array([len(s.seq) if i in mine and s.seq is not None and s.error is None else 0
+                                for i, s in enumerate(slots)])
+            # Every process must run the same number of steps: the longest sequence of any host.
+            steps = int(np.max(multihost_utils.process_allgather(lengths))) if jax.process_count() > 1 else int(lengths.max())
             active_all = put(np.ones(len(slots), bool))
             state, out = batch_step(params, state, put(np.stack(firsts)), active_all, cfg=cfg)  # frame 1 again
             jax.block_until_ready(out.box)
             init_s = time.perf_counter() - t0
             outputs = [out]
             t1 = time.perf_counter()
-            for t in range(1, int(max(lengths.max(), 1))):
+            for t in range(1, max(steps, 1)):
                 frames = []
                 for i, slot in enumerate(slots):
                     frame = blank
-                    if slot.seq is not None and t < lengths[i]:
+                    if slot.seq is not None and t < lengths[i]:  # only this process's slots have lengths
                         try:
                             where = str(slot.seq.frame_paths[t])
                             frame = check_frame_size(next(slot.iterator), tuple(int(v) for v in hws[i]), where)
@@ -147,7 +171,7 @@ def track_batch(vgg_params, sequences: list[Sequence], cfg: FCNTConfig, seed: in
                 outputs.append(out)
                 if t % 20 == 0:
                     jax.block_until_ready(out.box)  # one sync per progress line, never per frame
-                    log(f"batch {start // batch_size + 1}: frame {t + 1}/{lengths.max()}, "
+                    log(f"batch {start // batch_size + 1}: frame {t + 1}/{steps}, "
                         f"{t * len(group) / (time.perf_counter() - t1):.1f} sequence-frames/s")
             jax.block_until_ready(outputs[-1].box)
             track_s = time.perf_counter() - t1
@@ -155,10 +179,11 @@ def track_batch(vgg_params, sequences: list[Sequence], cfg: FCNTConfig, seed: in
             for slot in slots:
                 if slot.stream is not None:
                     slot.stream.close()
-        host = jax.device_get([(o.box, o.confidence, o.decided_by) for o in outputs])
-        adapted = jax.device_get([o.adapted for o in outputs])
-        discriminated = jax.device_get([o.discriminated for o in outputs])
+        host, adapted, discriminated = _to_host([(o.box, o.confidence, o.decided_by) for o in outputs],
+                                                [o.adapted for o in outputs], [o.discriminated for o in outputs])
         for i, slot in enumerate(slots[:len(group)]):
+            if i not in mine:  # another process tracked it and reports it
+                continue
             n = int(lengths[i])
             if n == 0:  # failed on its first frame
                 results.append(TrackResult(slot.seq.name, np.zeros((0, 4)), np.zeros(0), np.zeros(0, int),
@@ -171,10 +196,19 @@ def track_batch(vgg_params, sequences: list[Sequence], cfg: FCNTConfig, seed: in
             timing = {"init_s": init_s, "compile_s": float("nan"), "track_s": track_s,
                       "track_fps": (n - 1) / track_s if track_s > 0 and n > 1 else float("nan"),
                       "batch_size": len(group),
-                      "batch_fps": float((lengths[:len(group)].sum() - len(group)) / track_s) if track_s > 0 else float("nan")}
+                      "batch_fps": float(sum(max(int(v) - 1, 0) for v in lengths[:len(group)]) / track_s)
+                      if track_s > 0 else float("nan")}
             results.append(TrackResult(slot.seq.name, boxes_i, np.array([float(c[i]) for _, c, _ in host[:n]]),
                                        np.array([int(d[i]) for _, _, d in host[:n]]), timing, scores,
                                        {"adapted": int(sum(bool(a[i]) for a in adapted[:n])),
                                         "discriminated": int(sum(bool(a[i]) for a in discriminated[:n]))},
                                        slot.error))
     return results
+
+
+def _to_host(*trees):
+    """The outputs as host arrays: a plain copy on one host; on several, gathered from all of them
+    (once per batch, after the frame loop)."""
+    if jax.process_count() == 1:
+        return jax.device_get(trees)
+    return multihost_utils.process_allgather(trees, tiled=True)

@@ -117,7 +117,7 @@ def run_benchmark(vgg_params, dataset: str, root: Path, output_dir: Path, cfg: F
                 f"P@20 {row.get('precision_20', float('nan')):.3f}, AUC {row.get('auc', float('nan')):.3f}")
         rows[name] = row
         done = [rows[f.name] for f in folders if f.name in rows]
-        _write_jsonl(output_dir / "results.jsonl",
+        _write_jsonl(output_dir / f"results{process_suffix()}.jsonl",
                      [r if "error" in r else {k: r.get(k) for k in JSONL_KEYS} for r in done])
 
     pending: list[tuple[Path, Sequence]] = []
@@ -144,13 +144,27 @@ def run_benchmark(vgg_params, dataset: str, root: Path, output_dir: Path, cfg: F
             for folder, _ in group:
                 record(folder.name, _failure(folder.name, e), failed=True)
             continue
-        for (folder, _), result in zip(group, results):
+        by_name = {r.name: r for r in results}
+        for folder, _ in group:
+            result = by_name.get(folder.name)
+            if result is None:  # tracked on another process's devices (jax.distributed): it records it
+                continue
             if len(result.boxes) == 0:
                 record(folder.name, {"sequence": folder.name, "error": result.error}, failed=True)
                 continue
             _, js = write_results(result, output_dir, extra)
             record(folder.name, json.loads(js.read_text()))
     return [rows[f.name] for f in folders if f.name in rows]
+
+
+def process_suffix() -> str:
+    """"" on one host; ``.process<i>`` with several processes (jax.distributed), where each writes
+    its own rows to ``results.process<i>.jsonl`` / ``summary.process<i>.md``. The per-sequence
+    files are complete either way, and a rerun on one host (which skips every sequence done)
+    rebuilds ``results.jsonl``."""
+    import jax
+
+    return "" if jax.process_count() == 1 else f".process{jax.process_index()}"
 
 
 def run_dir(output_dir: Path, run: int, num_runs: int) -> Path:

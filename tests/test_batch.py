@@ -75,3 +75,44 @@ def test_sharded_over_eight_host_devices(dataset, single_results, tmp_path):
     for name, _, _ in SPECS:  # 3 sequences in 8 slots (5 inactive dummies), one per device
         np.testing.assert_allclose(np.array(data["boxes"][name]), single_results[name], atol=0.05, err_msg=name)
 
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_each_track_their_own_slots(dataset, single_results, tmp_path):
+    """jax.distributed with 2 CPU processes x 2 devices: 3 sequences in 4 slots, 2 slots per process.
+    Each process decodes and returns only its own slots' sequences; together they return each
+    sequence once, with the single-sequence tracker's boxes."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "JAX_PLATFORMS": "cpu",
+           "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    port = _free_port()
+    outs = [tmp_path / f"p{i}.json" for i in range(2)]
+    bench = tmp_path / "bench"
+    procs = [subprocess.Popen([sys.executable, "-m", "tests.multihost_worker", str(dataset), str(outs[i]), str(i),
+                               str(port), str(bench)], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for i in range(2)]
+    logs = [p.communicate(timeout=900) for p in procs]
+    for p, (_, err) in zip(procs, logs):
+        assert p.returncode == 0, err[-3000:]
+    data = [json.loads(o.read_text()) for o in outs]
+    assert all(d["processes"] == 2 and d["devices"] == 4 and d["local_devices"] == 2 for d in data)
+    # Slots 0-1 live on process 0's devices, slots 2-3 (BatC and a dummy) on process 1's.
+    assert sorted(data[0]["boxes"]) == ["BatA", "BatB"] and sorted(data[1]["boxes"]) == ["BatC"]
+    assert data[0]["decoded"] == ["BatA", "BatB"] and data[1]["decoded"] == ["BatC"]
+    for d in data:
+        for name, boxes in d["boxes"].items():
+            np.testing.assert_allclose(np.array(boxes), single_results[name], atol=0.05, err_msg=name)
+    # The benchmark runner: each process records its own sequences in its own JSONL; together every
+    # sequence has its result files, written once.
+    assert data[0]["bench_rows"] == ["BatA", "BatB"] and data[1]["bench_rows"] == ["BatC"]
+    for i, names in enumerate((["BatA", "BatB"], ["BatC"])):
+        lines = (bench / f"results.process{i}.jsonl").read_text().splitlines()
+        assert sorted(json.loads(line)["sequence"] for line in lines) == names
+    for name, count, _ in SPECS:
+        assert len((bench / f"{name}.txt").read_text().splitlines()) == count
+    assert not (bench / "results.jsonl").exists()
