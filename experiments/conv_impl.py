@@ -2,14 +2,14 @@
 
     python -m experiments.conv_impl --output_dir=experiments/results/conv_impl_cpu
 
-Times, for each implementation ("xla", "shifted", "rows", and "auto", the default rule), the tracker's convolution workloads at
-their real sizes: SGD steps as a ``lax.scan`` (the discrimination update: GNet/SNet on a batch of
+Times, for each implementation ("xla", "shifted", "rows", "taps", and "auto", the SGD loops' rule),
+the tracker's convolution workloads at their real sizes: SGD steps as a ``lax.scan`` (the discrimination update: GNet/SNet on a batch of
 two 46x46x384 maps; the first-frame training: one map; the sel-CNN: 3x3 on 512 channels with
 dropout) and the heads' forward pass outside any loop. Prints a table of seconds per call and the
 ratio to the fastest, and writes <output_dir>/conv_impl.json. Expected on the 2-core CPU: "auto"
-(rows for the heads' conv1, shifted for single-output kernels) within a few percent of the fastest
+(rows for the heads' conv1, taps for single-output kernels) within a few percent of the fastest
 in every SGD loop, ~2x faster than "shifted" alone and ~35x faster than "xla" in the head SGD loops
-(WORKSPACE.md, "Speed").
+(WORKSPACE.md, "Speed"); outside loops "taps" is the fastest forward (the tracker's choice on CPU).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from pathlib import Path
 
 from absl import app, flags
 
-flags.DEFINE_list("impls", ["xla", "shifted", "rows", "auto"], "implementations to compare (auto: the default)")
+flags.DEFINE_list("impls", ["xla", "shifted", "rows", "taps", "auto"],
+                  "implementations to compare (auto: the default in SGD loops)")
 flags.DEFINE_integer("steps", 10, "SGD steps per timed call (the discrimination update's count)")
 flags.DEFINE_integer("repeats", 3, "timed repetitions (median)")
 flags.DEFINE_string("output_dir", None, "where conv_impl.json goes", required=True)

@@ -36,14 +36,16 @@ def conv_same(x: jax.Array, w: jax.Array, impl: str | None = None) -> jax.Array:
     """'Same' cross-correlation of ``(..., H, W, C)`` with an HWIO kernel (Caffe's conv, pad k//2).
 
     ``impl``: "xla" (one convolution), "shifted" (a sum of kh*kw matmuls over shifted views),
-    "rows" (see :func:`_conv_rows`: one large matmul) or "auto"/None: on CPU, where XLA runs
-    convolutions inside loops (every scan of SGD steps) ~35x slower than outside them, "rows" for
-    kernels with several outputs and "shifted" for single-output ones (the sel-CNN, the heads'
-    conv2), the fastest in each case (``python -m experiments.conv_impl``); "xla" elsewhere.
-    All compute the same sums (float32 round-off apart).
+    "rows" (see :func:`_conv_rows`: one large matmul), "taps" (see :func:`_conv_taps`: one
+    matmul, then shifted sums of its outputs) or "auto"/None, the choice for SGD loops: on CPU,
+    where XLA runs convolutions inside loops (every scan of SGD steps) ~35x slower than outside
+    them, "rows" for kernels with several outputs and "taps" for single-output ones (the
+    sel-CNN, the heads' conv2), the fastest in each case (``python -m experiments.conv_impl``);
+    "xla" elsewhere. Outside loops use :func:`forward_conv_impl`. All compute the same sums
+    (float32 round-off apart).
     """
     if impl in (None, "auto"):
-        impl = "xla" if jax.default_backend() != "cpu" else ("rows" if w.shape[-1] > 1 else "shifted")
+        impl = "xla" if jax.default_backend() != "cpu" else ("rows" if w.shape[-1] > 1 else "taps")
     squeeze = x.ndim == 3
     x = x[None] if squeeze else x
     if impl == "xla":
@@ -51,6 +53,8 @@ def conv_same(x: jax.Array, w: jax.Array, impl: str | None = None) -> jax.Array:
                                          precision=jax.lax.Precision.HIGHEST)
     elif impl == "rows":
         y = _conv_rows(x, w)
+    elif impl == "taps":
+        y = _conv_taps(x, w)
     elif impl == "shifted":
         kh, kw = w.shape[0], w.shape[1]
         height, width = x.shape[1], x.shape[2]
@@ -59,8 +63,31 @@ def conv_same(x: jax.Array, w: jax.Array, impl: str | None = None) -> jax.Array:
                            precision=jax.lax.Precision.HIGHEST)
                 for dy in range(kh) for dx in range(kw))
     else:
-        raise ValueError(f"conv_same: impl={impl!r}, expected 'xla', 'shifted', 'rows' or 'auto'")
+        raise ValueError(f"conv_same: impl={impl!r}, expected 'xla', 'shifted', 'rows', 'taps' or 'auto'")
     return y[0] if squeeze else y
+
+
+def forward_conv_impl() -> str:
+    """The fastest ``conv_same`` outside loops (the heads' per-frame forward): "taps" on CPU
+    (~25% faster than XLA's convolution there), XLA's convolution elsewhere."""
+    return "taps" if jax.default_backend() == "cpu" else "xla"
+
+
+def _conv_taps(x: jax.Array, w: jax.Array) -> jax.Array:
+    """The 'same' convolution as one matmul of the padded input by all kh*kw taps at once
+    (``C x kh*kw*O``), then the sum over taps of each tap's output shifted into place.
+
+    No copy of the input at all, so it is the fastest forward on CPU, and in SGD loops for
+    single-output kernels; with many outputs its weight gradient (a transposed matmul with
+    kh*kw*O columns) is slow on XLA:CPU, so SGD loops use "rows" for those.
+    """
+    n, height, width, c = x.shape
+    kh, kw, _, o = w.shape
+    padded = jnp.pad(x, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
+    taps = jnp.transpose(w, (2, 0, 1, 3)).reshape(c, kh * kw * o)
+    out = jnp.dot(padded.reshape(-1, c), taps, precision=jax.lax.Precision.HIGHEST)
+    out = out.reshape(n, height + kh - 1, width + kw - 1, kh, kw, o)
+    return sum(out[:, dy:dy + height, dx:dx + width, dy, dx] for dy in range(kh) for dx in range(kw))
 
 
 def _conv_rows(x: jax.Array, w: jax.Array) -> jax.Array:

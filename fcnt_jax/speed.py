@@ -60,8 +60,10 @@ def phase_times(vgg_params, seq: Sequence, cfg: FCNTConfig, repeats: int = 5) ->
 
     def heads_forward(st, c4, c5):
         relu = cfg.heads.output_relu
-        g = heads.head_apply(st.gnet, selection.gather_channels(c5, st.g_channels), relu, "xla")
-        s = heads.head_apply(st.snet, selection.gather_channels(c4, st.s_channels), relu, "xla")
+        g = heads.head_apply(st.gnet, selection.gather_channels(c5, st.g_channels), relu,
+                            selection.forward_conv_impl())
+        s = heads.head_apply(st.snet, selection.gather_channels(c4, st.s_channels), relu,
+                            selection.forward_conv_impl())
         return (localize.roi_heat_map(g, roi, hw, size, loc.map_threshold),
                 localize.roi_heat_map(s, roi, hw, size, loc.map_threshold))
 

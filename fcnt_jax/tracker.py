@@ -192,9 +192,9 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
     s_feat = selection.gather_channels(conv4, state.s_channels)
     g_feat = selection.gather_channels(conv5, state.g_channels)
     relu = cfg.heads.output_relu
-    # Outside any loop XLA's own convolution is the fast one on every backend.
-    g_raw = heads.head_apply(state.gnet, g_feat, relu, "xla")
-    s_raw = heads.head_apply(state.snet, s_feat, relu, "xla")
+    # Outside any loop: the fastest forward convolution for this backend (not the SGD loops' one).
+    g_raw = heads.head_apply(state.gnet, g_feat, relu, selection.forward_conv_impl())
+    s_raw = heads.head_apply(state.snet, s_feat, relu, selection.forward_conv_impl())
     # A non-finite output (diverged head, broken frame) must never poison the state: it is zeroed,
     # so every particle's confidence is 0, the box holds (spec §5.5) and the output says so.
     maps_finite = jnp.all(jnp.isfinite(g_raw)) & jnp.all(jnp.isfinite(s_raw))

@@ -177,7 +177,7 @@ def direct_conv(x, w):
     return y
 
 
-@pytest.mark.parametrize("impl", ["xla", "shifted", "rows"])
+@pytest.mark.parametrize("impl", ["xla", "shifted", "rows", "taps"])
 @pytest.mark.parametrize("n,h,w,c,kh,kw,o", [(1, 5, 7, 3, 3, 3, 1), (2, 6, 4, 5, 5, 1, 4), (3, 4, 4, 2, 1, 3, 3)])
 def test_conv_same_impls_match_direct_loops_with_gradients(impl, n, h, w, c, kh, kw, o):
     kx, kk, kr = jax.random.split(jax.random.PRNGKey(n + h + kh), 3)
