@@ -38,8 +38,8 @@ def conv_same(x: jax.Array, w: jax.Array, impl: str | None = None) -> jax.Array:
     ``impl``: "xla" (one convolution), "shifted" (a sum of kh*kw matmuls over shifted views),
     "rows" (see :func:`_conv_rows`: one large matmul), "taps" (see :func:`_conv_taps`: one
     matmul, then shifted sums of its outputs) or "auto"/None, the choice for SGD loops: on CPU,
-    where XLA runs convolutions inside loops (every scan of SGD steps) ~35x slower than outside
-    them, "rows" for kernels with several outputs and "taps" for single-output ones (the
+    where XLA's convolution inside loops (every scan of SGD steps) is ~30-36x slower than these
+    matmul forms, "rows" for kernels with several outputs and "taps" for single-output ones (the
     sel-CNN, the heads' conv2), the fastest in each case (``python -m experiments.conv_impl``);
     "xla" elsewhere. Outside loops use :func:`forward_conv_impl`. All compute the same sums
     (float32 round-off apart).
@@ -77,7 +77,7 @@ def _conv_taps(x: jax.Array, w: jax.Array) -> jax.Array:
     """The 'same' convolution as one matmul of the padded input by all kh*kw taps at once
     (``C x kh*kw*O``), then the sum over taps of each tap's output shifted into place.
 
-    No copy of the input at all, so it is the fastest forward on CPU, and in SGD loops for
+    No shifted copies of the input, so it is the fastest forward on CPU, and in SGD loops for
     single-output kernels; with many outputs its weight gradient (a transposed matmul with
     kh*kw*O columns) is slow on XLA:CPU, so SGD loops use "rows" for those.
     """
