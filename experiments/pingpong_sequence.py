@@ -22,17 +22,10 @@ flags.DEFINE_string("output_dir", None, "new sequence folder (must not exist)", 
 FLAGS = flags.FLAGS
 
 
-def pingpong_order(num_frames: int, length: int) -> list[int]:
-    """0-based source indices: 0..n-1, n-2..0, 1..n-1, ... (no frame repeated at a turn)."""
-    if num_frames == 1:
-        return [0] * length
-    period = list(range(num_frames)) + list(range(num_frames - 2, 0, -1))
-    return [period[t % len(period)] for t in range(length)]
-
-
 def main(argv):
     del argv
     from fcnt_jax.data import open_sequence
+    from fcnt_jax.data.sequence import pingpong_order
     from fcnt_jax.geometry import box_to_otb
 
     src = open_sequence(Path(FLAGS.sequence))

@@ -1,12 +1,15 @@
-"""experiments.pingpong_sequence: the order of source frames and a real round trip through the reader."""
+"""experiments.pingpong_sequence: the order of source frames and a real round trip through the reader.
+
+The entry point runs as a subprocess: importing it here would define its absl flags in the test
+process, where experiments.track defines flags of the same names."""
 
 import subprocess
 import sys
 
 import numpy as np
 
-from experiments.pingpong_sequence import pingpong_order
 from fcnt_jax.data import open_sequence
+from fcnt_jax.data.sequence import pingpong_order
 from tests.conftest import REPO_ROOT
 from tests.test_batch import make_dataset
 

@@ -201,3 +201,12 @@ def require_frames(paths: list[Path], where: str) -> None:
     missing = [p for p in paths if not p.is_file()]
     if missing:
         raise SequenceError(f"{where}: {len(missing)} frame file(s) missing, first {missing[0]}")
+
+
+def pingpong_order(num_frames: int, length: int) -> list[int]:
+    """0-based source frame indices of a sequence played forward and backward to ``length``
+    frames: 0..n-1, n-2..0, 1..n-1, ... (no frame repeated at a turn); for long-run checks."""
+    if num_frames == 1:
+        return [0] * length
+    period = list(range(num_frames)) + list(range(num_frames - 2, 0, -1))
+    return [period[t % len(period)] for t in range(length)]
