@@ -6,7 +6,7 @@
 The folder holds symlinks to the original frames (``img/0001.jpg`` ...) and the matching ground
 truth rows, so it is an OTB-layout sequence of real frames with correct boxes. The data set has
 no sequence of 1000 frames; issue 6 asks for peak memory on one. Expected (this 2-core CPU,
-David): maximum RSS ~0.84 GB over 1000 frames (WORKSPACE.md, "Speed").
+David): maximum RSS ~0.82 GiB over 1000 frames (WORKSPACE.md, "Speed").
 """
 
 from __future__ import annotations

@@ -143,13 +143,14 @@ def track_batch(vgg_params, sequences: list[Sequence], cfg: FCNTConfig, seed: in
                 hws.append(np.asarray(raw.shape[:2], np.float32))
             keys = np.stack([np.asarray(jax.random.PRNGKey(seed))] * len(slots))
             put = functools.partial(_global_batch, batched)
-            state = batch_init(params, put(np.stack(firsts)), put(np.stack(boxes)), put(keys), put(np.stack(hws)), cfg=cfg)
+            first_frames = put(np.stack(firsts))  # read by batch_init and by the first step
+            state = batch_init(params, first_frames, put(np.stack(boxes)), put(keys), put(np.stack(hws)), cfg=cfg)
             lengths = np.array([len(s.seq) if i in mine and s.seq is not None and s.error is None else 0
                                 for i, s in enumerate(slots)])
             # Every process must run the same number of steps: the longest sequence of any host.
             steps = int(np.max(multihost_utils.process_allgather(lengths))) if jax.process_count() > 1 else int(lengths.max())
             active_all = put(np.ones(len(slots), bool))
-            state, out = batch_step(params, state, put(np.stack(firsts)), active_all, cfg=cfg)  # frame 1 again
+            state, out = batch_step(params, state, first_frames, active_all, cfg=cfg)  # frame 1 again
             jax.block_until_ready(out.box)
             init_s = time.perf_counter() - t0
             outputs = [out]

@@ -33,11 +33,10 @@ if __name__ == "__main__":
         return original(self)
 
     type(seqs[0]).frames = counting_frames
-    results = track_batch(tiny_params(jax.random.PRNGKey(0)), seqs, get_config("code", TINY), batch_size=len(seqs),
-                          canvas_hw=(120, 160), log=lambda m: None)
     params, cfg = tiny_params(jax.random.PRNGKey(0)), get_config("code", TINY)
+    results = track_batch(params, seqs, cfg, batch_size=len(seqs), canvas_hw=(120, 160), log=lambda m: None)
     rows = run_benchmark(params, "otb", root, bench_dir, cfg, batch_size=3, log=lambda m: None)
-    out.write_text(json.dumps({"bench_rows": sorted(r["sequence"] for r in rows),"processes": jax.process_count(), "devices": jax.device_count(),
+    out.write_text(json.dumps({"bench_rows": sorted(r["sequence"] for r in rows), "processes": jax.process_count(), "devices": jax.device_count(),
                                "local_devices": jax.local_device_count(), "decoded": sorted(set(opened)),
                                "boxes": {r.name: r.boxes.tolist() for r in results}}))
     jax.distributed.shutdown()
