@@ -74,39 +74,60 @@ def forward_conv_impl() -> str:
 
 
 def _conv_taps(x: jax.Array, w: jax.Array) -> jax.Array:
-    """The 'same' convolution as one matmul of the padded input by all kh*kw taps at once
+    """The 'same' convolution as one matmul of the input by all kh*kw taps at once
     (``C x kh*kw*O``), then the sum over taps of each tap's output shifted into place.
 
-    No shifted copies of the input, so it is the fastest forward on CPU, and in SGD loops for
-    single-output kernels; with many outputs its weight gradient (a transposed matmul with
-    kh*kw*O columns) is slow on XLA:CPU, so SGD loops use "rows" for those.
+    No shifted copies of the input and no padded rows in the matmul (a tap's contribution that
+    falls outside the output is cut off and the rest zero-padded in the same fused sum, so the
+    matmul does exactly the convolution's multiply-adds): the fastest forward on CPU, and in SGD
+    loops for single-output kernels; with many outputs its weight gradient (a transposed matmul
+    with kh*kw*O columns) is slow on XLA:CPU, so SGD loops use "rows" for those.
     """
     n, height, width, c = x.shape
     kh, kw, _, o = w.shape
-    padded = jnp.pad(x, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
     taps = jnp.transpose(w, (2, 0, 1, 3)).reshape(c, kh * kw * o)
-    out = jnp.dot(padded.reshape(-1, c), taps, precision=jax.lax.Precision.HIGHEST)
-    out = out.reshape(n, height + kh - 1, width + kw - 1, kh, kw, o)
-    return sum(out[:, dy:dy + height, dx:dx + width, dy, dx] for dy in range(kh) for dx in range(kw))
+    out = jnp.dot(x.reshape(-1, c), taps, precision=jax.lax.Precision.HIGHEST)
+    out = out.reshape(n, height, width, kh, kw, o)
+    # Output (h, w) gets tap (dy, dx) of input (h + dy - kh//2, w + dx - kw//2) where that exists.
+    terms = []
+    for dy in range(kh):
+        sy = dy - kh // 2
+        for dx in range(kw):
+            sx = dx - kw // 2
+            if abs(sy) >= height or abs(sx) >= width:  # this tap never lands inside the output
+                continue
+            part = out[:, max(0, sy):height + min(0, sy), max(0, sx):width + min(0, sx), dy, dx]
+            terms.append(jax.lax.pad(part, jnp.zeros((), part.dtype), ((0, 0, 0), (max(0, -sy), max(0, sy), 0),
+                                                                       (max(0, -sx), max(0, sx), 0), (0, 0, 0))))
+    return sum(terms) if terms else jnp.zeros((n, height, width, o), out.dtype)
 
 
 def _conv_rows(x: jax.Array, w: jax.Array) -> jax.Array:
     """The 'same' convolution as one matmul with all kernel rows side by side.
 
-    Each padded input row holds its ``kw`` horizontal shifts (``(H + kh - 1) * n * W`` rows of
-    ``kw * C`` values, kh times smaller than a full im2col), multiplied at once by the ``kh``
-    kernel rows (``kh * O`` columns); output row ``h`` is the sum over ``dy`` of block ``dy`` of
-    padded row ``h + dy``. Large matmuls with ``kh * O`` columns are what XLA:CPU runs fastest,
-    and so is their gradient (for the weights, again one matmul of the same size).
+    Each input row holds its ``kw`` horizontal shifts (``H * n * W`` rows of ``kw * C`` values,
+    kh times smaller than a full im2col), multiplied at once by the ``kh`` kernel rows (``kh * O``
+    columns); output row ``h`` is the sum over ``dy`` of block ``dy`` of input row
+    ``h + dy - kh//2`` where that row exists (cut and zero-padded inside one fused sum, so the
+    matmul has no padding rows). Large matmuls with ``kh * O`` columns are what XLA:CPU runs
+    fastest, and so is their gradient (for the weights, again one matmul of the same size).
     """
     n, height, width, c = x.shape
     kh, kw, _, o = w.shape
-    padded = jnp.pad(x, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
-    rows = jnp.concatenate([padded[:, :, dx:dx + width] for dx in range(kw)], axis=-1)  # (n, H+kh-1, W, kw C)
+    padded = jnp.pad(x, ((0, 0), (0, 0), (kw // 2, kw // 2), (0, 0)))
+    rows = jnp.concatenate([padded[:, :, dx:dx + width] for dx in range(kw)], axis=-1)  # (n, H, W, kw C)
     rows = jnp.transpose(rows, (1, 0, 2, 3)).reshape(-1, kw * c)  # H-major: each dy shift is a slice
     kernel = jnp.transpose(w.reshape(kh, kw * c, o), (1, 0, 2)).reshape(kw * c, kh * o)
-    blocks = jnp.dot(rows, kernel, precision=jax.lax.Precision.HIGHEST).reshape(height + kh - 1, n, width, kh, o)
-    y = sum(blocks[dy:dy + height, :, :, dy] for dy in range(kh))  # (H, n, W, O)
+    blocks = jnp.dot(rows, kernel, precision=jax.lax.Precision.HIGHEST).reshape(height, n, width, kh, o)
+    terms = []
+    for dy in range(kh):
+        sy = dy - kh // 2
+        if abs(sy) >= height:  # this kernel row never lands inside the output
+            continue
+        part = blocks[max(0, sy):height + min(0, sy), :, :, dy]
+        terms.append(jax.lax.pad(part, jnp.zeros((), part.dtype),
+                                 ((max(0, -sy), max(0, sy), 0), (0, 0, 0), (0, 0, 0), (0, 0, 0))))
+    y = sum(terms) if terms else jnp.zeros((height, n, width, o), blocks.dtype)  # (H, n, W, O)
     return jnp.transpose(y, (1, 0, 2, 3))
 
 

@@ -17,7 +17,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from fcnt_jax import backbone, geometry, heads, localize, selection, tracker
+from fcnt_jax import backbone, geometry, localize, tracker
 from fcnt_jax.config import FCNTConfig
 from fcnt_jax.data import Sequence
 from fcnt_jax.data.sequence import load_frame
@@ -59,11 +59,7 @@ def phase_times(vgg_params, seq: Sequence, cfg: FCNTConfig, repeats: int = 5) ->
     conv4, conv5 = crop_backbone(vgg_params, frame, roi)
 
     def heads_forward(st, c4, c5):
-        relu = cfg.heads.output_relu
-        g = heads.head_apply(st.gnet, selection.gather_channels(c5, st.g_channels), relu,
-                            selection.forward_conv_impl())
-        s = heads.head_apply(st.snet, selection.gather_channels(c4, st.s_channels), relu,
-                            selection.forward_conv_impl())
+        _, g, s = tracker.head_outputs(st, c4, c5, cfg)
         return (localize.roi_heat_map(g, roi, hw, size, loc.map_threshold),
                 localize.roi_heat_map(s, roi, hw, size, loc.map_threshold))
 
@@ -101,14 +97,43 @@ def phase_times(vgg_params, seq: Sequence, cfg: FCNTConfig, repeats: int = 5) ->
     }
 
 
+def backbone_only_call(vgg_params, seq: Sequence, cfg: FCNTConfig) -> Callable[[], jax.Array]:
+    """A no-argument call of VGG-16 alone (to conv4_3 and conv5_3) on the first frame's ROI crop:
+    the denominator of ``ratio_to_backbone``."""
+    frame = load_frame(seq.frame_paths[0])
+    hw = jnp.asarray(frame.shape[:2], jnp.float32)
+    roi = geometry.roi_for_box(jnp.asarray(seq.init_box, jnp.float32), cfg.roi.roi_scale)
+    crop = jax.jit(lambda f, r: geometry.crop_roi(f, r, cfg.roi.roi_size, image_hw=hw))(frame, roi)
+    dtype = jnp.bfloat16 if cfg.backbone_dtype == "bfloat16" else jnp.float32
+    backbone_only = jax.jit(lambda p, c: backbone.features(p, c[None], dtype))
+    return lambda: backbone_only(vgg_params, crop)
+
+
 def measure(vgg_params, seq: Sequence, cfg: FCNTConfig, batch_sizes: tuple[int, ...] = (1,), repeats: int = 5,
-            log: Callable[[str], None] = print) -> dict:
-    """The whole table of speed.json for one sequence (already truncated to the frames to track)."""
+            log: Callable[[str], None] = print, passes: int = 3) -> dict:
+    """The whole table of speed.json for one sequence (already truncated to the frames to track).
+
+    The sequence is tracked ``passes`` times (compiled once), each pass followed by the
+    backbone-only timing: the ratio is each pass's frame time over the backbone time measured
+    right after it, and the reported figures are medians over passes. These machines' speed
+    drifts by several percent within minutes; a ratio of two timings taken side by side does not.
+    """
     from fcnt_jax.batch import track_batch
 
-    log(f"{seq.name}: tracking {len(seq)} frames ...")
-    result = track_sequence(vgg_params, seq, cfg, log=log, progress_every=0)
-    frame_s = 1.0 / result.timing["track_fps"]
+    if passes < 1:
+        raise ValueError(f"passes={passes}: must be >= 1")
+    backbone_call = backbone_only_call(vgg_params, seq, cfg)
+    runs = []
+    for i in range(passes):
+        log(f"{seq.name}: tracking {len(seq)} frames (pass {i + 1}/{passes}) ...")
+        result = track_sequence(vgg_params, seq, cfg, log=log, progress_every=0)
+        if i == 0:
+            compile_s = result.timing["compile_s"]  # later passes reuse the compiled tracker
+        frame_s = 1.0 / result.timing["track_fps"]
+        backbone_s = time_call(backbone_call, repeats=repeats)
+        runs.append({"frame_s": frame_s, "backbone_only_frame_s": backbone_s, "ratio_to_backbone": frame_s / backbone_s,
+                     "init_s": result.timing["init_after_compile_s"]})
+    frame_s = statistics.median(r["frame_s"] for r in runs)
     log("timing each phase ...")
     phases = phase_times(vgg_params, seq, cfg, repeats)
     updates_s = (result.updates["adapted"] * phases["adaptation_call_s"]
@@ -128,13 +153,14 @@ def measure(vgg_params, seq: Sequence, cfg: FCNTConfig, batch_sizes: tuple[int, 
         "device": jax.devices()[0].device_kind, "platform": jax.devices()[0].platform,
         "device_count": jax.device_count(), "backbone_dtype": cfg.backbone_dtype,
         "sequence": seq.name, "frames": len(seq),
-        "compile_s": result.timing["compile_s"], "init_s": result.timing["init_after_compile_s"],
-        "frame_s": frame_s, "fps_single": result.timing["track_fps"],
+        "compile_s": compile_s, "init_s": statistics.median(r["init_s"] for r in runs),
+        "frame_s": frame_s, "fps_single": 1.0 / frame_s,
         "breakdown_s": breakdown, "breakdown_sum_s": sum(breakdown.values()),
         "phase_calls_s": phases, **result.updates,
         "fps_batch": fps_batch,
-        "backbone_only_frame_s": phases["backbone_only_frame_s"],
-        "ratio_to_backbone": frame_s / phases["backbone_only_frame_s"],
+        "backbone_only_frame_s": statistics.median(r["backbone_only_frame_s"] for r in runs),
+        "ratio_to_backbone": statistics.median(r["ratio_to_backbone"] for r in runs),
+        "passes": runs,
         "peak_memory_mb": peak_memory_mb(),
         "precision_20": (result.scores or {}).get("precision_20"), "auc": (result.scores or {}).get("auc"),
     }

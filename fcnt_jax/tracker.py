@@ -141,6 +141,31 @@ def _update_snet(state: TrackerState, feats, targets, weights, steps: int, cfg: 
     return state.replace(snet=snet, snet_opt=opt)
 
 
+def after(x: jax.Array, done: jax.Array) -> jax.Array:
+    """``x`` unchanged, but computed only once ``done`` is: a data dependency XLA cannot drop.
+
+    XLA:CPU runs independent operations concurrently; two 4-GFLOP head matmuls sharing the cores
+    run ~30% slower together than one after the other (2-core CPU, ``experiments.speed``'s
+    heads_forward phase). ``done``'s first element, made finite, times 0 is added to ``x``: exactly
+    ``x`` whatever ``done`` holds (an optimization barrier would not do: XLA:CPU removes it).
+    """
+    first = done.reshape(-1)[0]
+    return x + (jnp.where(jnp.isfinite(first), first, 0.0) * 0.0).astype(x.dtype)
+
+
+def head_outputs(state: TrackerState, conv4: jax.Array, conv5: jax.Array, cfg: FCNTConfig):
+    """The selected conv4_3 channels and GNet's and SNet's raw ``(grid, grid)`` outputs.
+
+    Outside any loop, so with the fastest forward convolution for the backend (not the SGD
+    loops'); SNet runs after GNet (see :func:`after`).
+    """
+    relu, impl = cfg.heads.output_relu, selection.forward_conv_impl()
+    g_raw = heads.head_apply(state.gnet, selection.gather_channels(conv5, state.g_channels), relu, impl)
+    s_feat = selection.gather_channels(conv4, state.s_channels)
+    s_raw = heads.head_apply(state.snet, after(s_feat, g_raw), relu, impl)
+    return s_feat, g_raw, s_raw
+
+
 def should_store(conf: jax.Array, store_conf: jax.Array, cfg: FCNTConfig) -> jax.Array:
     """Keep this frame as the stored sample: more confident than the stored one and > 0.35 (§6.1)."""
     return (conf > store_conf) & (conf > cfg.localization.update_threshold)
@@ -189,12 +214,7 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
     # Features in the ROI around the previous box, and the two heat maps in the ROI frame.
     roi = _roi_for_state(state.target, state.roi_factor, loc.template_size)
     conv4, conv5 = _features(vgg_params, frame, roi, image_hw, cfg)
-    s_feat = selection.gather_channels(conv4, state.s_channels)
-    g_feat = selection.gather_channels(conv5, state.g_channels)
-    relu = cfg.heads.output_relu
-    # Outside any loop: the fastest forward convolution for this backend (not the SGD loops' one).
-    g_raw = heads.head_apply(state.gnet, g_feat, relu, selection.forward_conv_impl())
-    s_raw = heads.head_apply(state.snet, s_feat, relu, selection.forward_conv_impl())
+    s_feat, g_raw, s_raw = head_outputs(state, conv4, conv5, cfg)
     # A non-finite output (diverged head, broken frame) must never poison the state: it is zeroed,
     # so every particle's confidence is 0, the box holds (spec §5.5) and the output says so.
     maps_finite = jnp.all(jnp.isfinite(g_raw)) & jnp.all(jnp.isfinite(s_raw))

@@ -178,7 +178,8 @@ def direct_conv(x, w):
 
 
 @pytest.mark.parametrize("impl", ["xla", "shifted", "rows", "taps"])
-@pytest.mark.parametrize("n,h,w,c,kh,kw,o", [(1, 5, 7, 3, 3, 3, 1), (2, 6, 4, 5, 5, 1, 4), (3, 4, 4, 2, 1, 3, 3)])
+@pytest.mark.parametrize("n,h,w,c,kh,kw,o", [(1, 5, 7, 3, 3, 3, 1), (2, 6, 4, 5, 5, 1, 4), (3, 4, 4, 2, 1, 3, 3),
+                                           (2, 2, 3, 2, 9, 5, 2)])  # kernel larger than the map
 def test_conv_same_impls_match_direct_loops_with_gradients(impl, n, h, w, c, kh, kw, o):
     kx, kk, kr = jax.random.split(jax.random.PRNGKey(n + h + kh), 3)
     x = jax.random.normal(kx, (n, h, w, c), jnp.float64)
