@@ -44,8 +44,7 @@ def conv_same(x: jax.Array, w: jax.Array, impl: str | None = None) -> jax.Array:
     "xla" elsewhere. Outside loops use :func:`forward_conv_impl`. All compute the same sums
     (float32 round-off apart).
     """
-    if impl in (None, "auto"):
-        impl = "xla" if jax.default_backend() != "cpu" else ("rows" if w.shape[-1] > 1 else "taps")
+    impl = _resolve_impl(impl, w.shape[-1])
     squeeze = x.ndim == 3
     x = x[None] if squeeze else x
     if impl == "xla":
@@ -65,6 +64,33 @@ def conv_same(x: jax.Array, w: jax.Array, impl: str | None = None) -> jax.Array:
     else:
         raise ValueError(f"conv_same: impl={impl!r}, expected 'xla', 'shifted', 'rows', 'taps' or 'auto'")
     return y[0] if squeeze else y
+
+
+def _resolve_impl(impl: str | None, out_channels: int) -> str:
+    if impl in (None, "auto"):
+        return "xla" if jax.default_backend() != "cpu" else ("rows" if out_channels > 1 else "taps")
+    return impl
+
+
+def conv_same_fixed_input(x: jax.Array, kernel_shape: tuple[int, ...], impl: str | None = None):
+    """``w -> conv_same(x, w, impl)`` for kernels of ``kernel_shape`` (HWIO), with the work that
+    depends on ``x`` alone done once, here: for SGD loops over fixed features, where XLA does not
+    hoist it out of the loop itself (the "rows" form's shifted copies are kw times the input, and
+    XLA leaves size-inflating work inside loops). The same values as ``conv_same``.
+    """
+    kh, kw, _, o = kernel_shape
+    if _resolve_impl(impl, o) != "rows":
+        return lambda w: conv_same(x, w, impl)
+    squeeze = x.ndim == 3
+    batched = x[None] if squeeze else x
+    rows = _rows_matrix(batched, kw)
+    n, height, width = batched.shape[:3]
+
+    def apply(w: jax.Array) -> jax.Array:
+        y = _conv_from_rows(rows, w, n, height, width)
+        return y[0] if squeeze else y
+
+    return apply
 
 
 def forward_conv_impl() -> str:
@@ -112,11 +138,22 @@ def _conv_rows(x: jax.Array, w: jax.Array) -> jax.Array:
     matmul has no padding rows). Large matmuls with ``kh * O`` columns are what XLA:CPU runs
     fastest, and so is their gradient (for the weights, again one matmul of the same size).
     """
-    n, height, width, c = x.shape
-    kh, kw, _, o = w.shape
+    n, height, width, _ = x.shape
+    return _conv_from_rows(_rows_matrix(x, w.shape[1]), w, n, height, width)
+
+
+def _rows_matrix(x: jax.Array, kw: int) -> jax.Array:
+    """``(n, H, W, C)`` -> ``(H * n * W, kw * C)``: each position's ``kw`` horizontal neighbours
+    (zero beyond the edges), rows H-major so that a vertical shift is a slice."""
+    width = x.shape[2]
     padded = jnp.pad(x, ((0, 0), (0, 0), (kw // 2, kw // 2), (0, 0)))
     rows = jnp.concatenate([padded[:, :, dx:dx + width] for dx in range(kw)], axis=-1)  # (n, H, W, kw C)
-    rows = jnp.transpose(rows, (1, 0, 2, 3)).reshape(-1, kw * c)  # H-major: each dy shift is a slice
+    return jnp.transpose(rows, (1, 0, 2, 3)).reshape(-1, kw * x.shape[3])
+
+
+def _conv_from_rows(rows: jax.Array, w: jax.Array, n: int, height: int, width: int) -> jax.Array:
+    """The convolution from :func:`_rows_matrix`'s rows: one matmul, then the vertical shifted sum."""
+    kh, kw, c, o = w.shape
     kernel = jnp.transpose(w.reshape(kh, kw * c, o), (1, 0, 2)).reshape(kw * c, kh * o)
     blocks = jnp.dot(rows, kernel, precision=jax.lax.Precision.HIGHEST).reshape(height, n, width, kh, o)
     terms = []

@@ -93,8 +93,10 @@ def init_fn(vgg_params, frame: jax.Array, box: jax.Array, key: jax.Array, cfg: F
     conv4, conv5 = _features(vgg_params, frame, roi, image_hw, cfg)
     first_map = _map_for(box, roi, image_hw, cfg)
     k_sel_s, k_sel_g, k_gnet, k_snet, k_track = jax.random.split(key, 5)
+    # One after the other, like the two trainings below (see :func:`after`).
     s_channels, _, _ = selection.select_channels(conv4, first_map, k_sel_s, cfg.selection, "conv4_3")
-    g_channels, _, _ = selection.select_channels(conv5, first_map, k_sel_g, cfg.selection, "conv5_3")
+    g_channels, _, _ = selection.select_channels(after(conv5, s_channels.astype(conv5.dtype)), first_map, k_sel_g,
+                                                 cfg.selection, "conv5_3")
     s_feat = selection.gather_channels(conv4, s_channels)
     g_feat = selection.gather_channels(conv5, g_channels)
     k = cfg.selection.num_channels
@@ -105,7 +107,9 @@ def init_fn(vgg_params, frame: jax.Array, box: jax.Array, key: jax.Array, cfg: F
     snet = heads.init_head(k_snet, k, cfg.heads)
     steps = cfg.heads.first_frame_iterations
     gnet, _, _ = heads.train_head(gnet, g_tx.init(gnet), g_feat[None], first_map[None], ones, g_tx, steps, relu)
-    snet, snet_opt, _ = heads.train_head(snet, s_tx.init(snet), s_feat[None], first_map[None], ones, s_tx, steps, relu)
+    s_feat_after = after(s_feat, gnet["conv2"]["b"])
+    snet, snet_opt, _ = heads.train_head(snet, s_tx.init(snet), s_feat_after[None], first_map[None], ones, s_tx, steps,
+                                         relu)
     sigma_t = translation_sigma(box, cfg)
     scale_sigma = jnp.float32(loc.scale_sigma) * box[2] / loc.template_size
     scale_on = jnp.asarray(loc.scale_sampling_from_start)
