@@ -23,8 +23,6 @@ flags.DEFINE_integer("max_frames", 40, "frames to track")
 flags.DEFINE_list("batch_sizes", ["1", "4", "16", "64"], "batch sizes for fps_batch")
 flags.DEFINE_enum("dtype", "float32", ["float32", "bfloat16"], "backbone compute dtype")
 flags.DEFINE_integer("repeats", 5, "timed repetitions per phase (median)")
-flags.DEFINE_integer("passes", 3, "times the sequence is tracked, each followed by the backbone-only timing; "
-                     "ratio_to_backbone is the median of the per-pass ratios")
 flags.DEFINE_string("accuracy_root", None, "OTB folder: also report the bfloat16 change in precision/AUC")
 flags.DEFINE_integer("accuracy_max_frames", None, "frames per sequence for the accuracy comparison")
 flags.DEFINE_string("weights", None, "VGG-16 weights file (default: the verified cache)")
@@ -70,8 +68,7 @@ def main(argv):
     with tempfile.TemporaryDirectory() as tmp:
         if FLAGS.frame_size:
             seq = resized_copy(seq, FLAGS.frame_size, Path(tmp))
-        data = measure(params, seq, cfg, tuple(int(b) for b in FLAGS.batch_sizes), FLAGS.repeats, log=stderr_log,
-                       passes=FLAGS.passes)
+        data = measure(params, seq, cfg, tuple(int(b) for b in FLAGS.batch_sizes), FLAGS.repeats, log=stderr_log)
     data["command"] = "python -m experiments.speed " + " ".join(sys.argv[1:])
     if FLAGS.accuracy_root:
         deltas = {}
@@ -96,8 +93,8 @@ def main(argv):
     rows += [(f"  {k}", f"{v:.4f} s") for k, v in data["breakdown_s"].items()]
     rows += [("  sum of phases", f"{data['breakdown_sum_s']:.4f} s"),
              ("backbone_only_frame_s", f"{data['backbone_only_frame_s']:.4f}"),
-             ("ratio_to_backbone (median of passes)", f"{data['ratio_to_backbone']:.3f}"),
-             ("ratio per pass", ", ".join(f"{r['ratio_to_backbone']:.3f}" for r in data["passes"]))]
+             ("ratio_to_backbone (interleaved)", f"{data['ratio_to_backbone']:.3f} "
+              f"(step {data['interleaved']['frame_s']:.4f} s / backbone {data['backbone_only_frame_s']:.4f} s)")]
     rows += [(f"fps_batch (B={b})", v if isinstance(v, str) else f"{v:.2f}") for b, v in data["fps_batch"].items()]
     rows += [("peak_memory_mb", f"{data['peak_memory_mb']:.0f}")]
     if "bfloat16_change" in data:

@@ -21,7 +21,7 @@ from fcnt_jax import backbone, geometry, localize, tracker
 from fcnt_jax.config import FCNTConfig
 from fcnt_jax.data import Sequence
 from fcnt_jax.data.sequence import load_frame
-from fcnt_jax.run import track_sequence
+from fcnt_jax.run import compile_tracker, track_sequence
 
 
 def time_call(fn: Callable, *args, repeats: int = 5) -> float:
@@ -109,31 +109,51 @@ def backbone_only_call(vgg_params, seq: Sequence, cfg: FCNTConfig) -> Callable[[
     return lambda: backbone_only(vgg_params, crop)
 
 
+def interleaved_ratio(vgg_params, seq: Sequence, cfg: FCNTConfig, log: Callable[[str], None] = print) -> dict:
+    """The tracker's frame time over the backbone's, timed in alternation: each frame's step,
+    synced, then one backbone-only call, synced.
+
+    These machines' speed drifts by several percent within seconds, so two timings taken minutes
+    apart (a tracked pass, then the backbone alone) can disagree by 30% between runs; alternating
+    exposes both to the same drift. Frames are decoded beforehand (decoding is timed as its own
+    phase). Returns the summed step and backbone times per frame and their ratio.
+    """
+    frames = [load_frame(p) for p in seq.frame_paths]
+    init_c, step_c, _ = compile_tracker(vgg_params, frames[0].shape, cfg)
+    state = init_c(vgg_params, frames[0], jnp.asarray(seq.init_box, jnp.float32), jax.random.PRNGKey(0),
+                   image_hw=jnp.asarray(frames[0].shape[:2], jnp.float32))
+    state, _ = step_c(vgg_params, state, frames[0])  # the official loop tracks the first frame again
+    backbone_call = backbone_only_call(vgg_params, seq, cfg)
+    jax.block_until_ready((state, backbone_call()))
+    step_times, backbone_times = [], []
+    log(f"{seq.name}: {len(frames) - 1} frames, each step followed by a backbone-only call ...")
+    for frame in frames[1:]:
+        frame = jax.device_put(frame)
+        start = time.perf_counter()
+        state, out = step_c(vgg_params, state, frame)
+        jax.block_until_ready(out.box)
+        middle = time.perf_counter()
+        jax.block_until_ready(backbone_call())
+        step_times.append(middle - start)
+        backbone_times.append(time.perf_counter() - middle)
+    step_s, backbone_s = statistics.fmean(step_times), statistics.fmean(backbone_times)
+    return {"frame_s": step_s, "backbone_only_frame_s": backbone_s, "ratio_to_backbone": step_s / backbone_s,
+            "frames": len(step_times)}
+
+
 def measure(vgg_params, seq: Sequence, cfg: FCNTConfig, batch_sizes: tuple[int, ...] = (1,), repeats: int = 5,
-            log: Callable[[str], None] = print, passes: int = 3) -> dict:
+            log: Callable[[str], None] = print) -> dict:
     """The whole table of speed.json for one sequence (already truncated to the frames to track).
 
-    The sequence is tracked ``passes`` times (compiled once), each pass followed by the
-    backbone-only timing: the ratio is each pass's frame time over the backbone time measured
-    right after it, and the reported figures are medians over passes. These machines' speed
-    drifts by several percent within minutes; a ratio of two timings taken side by side does not.
+    ``frame_s`` / ``fps_single`` come from tracking the sequence as users do (no per-frame sync);
+    ``ratio_to_backbone`` from :func:`interleaved_ratio` over the same frames.
     """
     from fcnt_jax.batch import track_batch
 
-    if passes < 1:
-        raise ValueError(f"passes={passes}: must be >= 1")
-    backbone_call = backbone_only_call(vgg_params, seq, cfg)
-    runs = []
-    for i in range(passes):
-        log(f"{seq.name}: tracking {len(seq)} frames (pass {i + 1}/{passes}) ...")
-        result = track_sequence(vgg_params, seq, cfg, log=log, progress_every=0)
-        if i == 0:
-            compile_s = result.timing["compile_s"]  # later passes reuse the compiled tracker
-        frame_s = 1.0 / result.timing["track_fps"]
-        backbone_s = time_call(backbone_call, repeats=repeats)
-        runs.append({"frame_s": frame_s, "backbone_only_frame_s": backbone_s, "ratio_to_backbone": frame_s / backbone_s,
-                     "init_s": result.timing["init_after_compile_s"]})
-    frame_s = statistics.median(r["frame_s"] for r in runs)
+    log(f"{seq.name}: tracking {len(seq)} frames ...")
+    result = track_sequence(vgg_params, seq, cfg, log=log, progress_every=0)
+    frame_s = 1.0 / result.timing["track_fps"]
+    ratio = interleaved_ratio(vgg_params, seq, cfg, log)
     log("timing each phase ...")
     phases = phase_times(vgg_params, seq, cfg, repeats)
     updates_s = (result.updates["adapted"] * phases["adaptation_call_s"]
@@ -153,14 +173,14 @@ def measure(vgg_params, seq: Sequence, cfg: FCNTConfig, batch_sizes: tuple[int, 
         "device": jax.devices()[0].device_kind, "platform": jax.devices()[0].platform,
         "device_count": jax.device_count(), "backbone_dtype": cfg.backbone_dtype,
         "sequence": seq.name, "frames": len(seq),
-        "compile_s": compile_s, "init_s": statistics.median(r["init_s"] for r in runs),
-        "frame_s": frame_s, "fps_single": 1.0 / frame_s,
+        "compile_s": result.timing["compile_s"], "init_s": result.timing["init_after_compile_s"],
+        "frame_s": frame_s, "fps_single": result.timing["track_fps"],
         "breakdown_s": breakdown, "breakdown_sum_s": sum(breakdown.values()),
         "phase_calls_s": phases, **result.updates,
         "fps_batch": fps_batch,
-        "backbone_only_frame_s": statistics.median(r["backbone_only_frame_s"] for r in runs),
-        "ratio_to_backbone": statistics.median(r["ratio_to_backbone"] for r in runs),
-        "passes": runs,
+        "backbone_only_frame_s": ratio["backbone_only_frame_s"],
+        "ratio_to_backbone": ratio["ratio_to_backbone"],
+        "interleaved": ratio,
         "peak_memory_mb": peak_memory_mb(),
         "precision_20": (result.scores or {}).get("precision_20"), "auc": (result.scores or {}).get("auc"),
     }
