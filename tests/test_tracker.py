@@ -124,3 +124,13 @@ def test_track_cli_reports_bad_input(tmp_path, capsys):
     with flagsaver.flagsaver(sequence=str(tmp_path / "missing"), output_dir=str(tmp_path)):
         assert track.main([]) == 2
     assert "missing: sequence folder does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("done", [1.5, -2.0, 0.0, float("nan"), float("inf"), -float("inf")])
+def test_after_returns_its_input_exactly_whatever_it_waits_for(done):
+    x = jax.random.normal(jax.random.PRNGKey(0), (5, 4, 3)) * 1e30  # large values: no rounding slack
+    waited = jnp.full((2, 2), done)
+    for dtype in (jnp.float32, jnp.bfloat16):
+        out = jax.jit(tracker.after)(x.astype(dtype), waited)
+        assert out.dtype == dtype
+        np.testing.assert_array_equal(np.asarray(out, np.float32), np.asarray(x.astype(dtype), np.float32))
