@@ -149,15 +149,16 @@ def after(x: jax.Array, done: jax.Array) -> jax.Array:
     """``x`` unchanged, but computed only once ``done`` is: a data dependency XLA cannot drop.
 
     XLA:CPU runs independent operations concurrently; two 4-GFLOP head matmuls sharing the cores
-    run ~30% slower together than one after the other (2-core CPU, ``experiments.speed``'s
-    heads_forward phase). ``done``'s first element, made finite, times 0 is added to ``x``: exactly
+    run ~25% slower together than one after the other (2-core CPU; ``python -m
+    experiments.conv_impl``, its two-heads table). ``done``'s first element, made finite, times 0 is added to ``x``: exactly
     ``x`` whatever ``done`` holds (an optimization barrier would not do: XLA:CPU removes it).
     """
     first = done.reshape(-1)[0]
     return x + (jnp.where(jnp.isfinite(first), first, 0.0) * 0.0).astype(x.dtype)
 
 
-def head_outputs(state: TrackerState, conv4: jax.Array, conv5: jax.Array, cfg: FCNTConfig):
+def head_outputs(state: TrackerState, conv4: jax.Array, conv5: jax.Array,
+                 cfg: FCNTConfig) -> tuple[jax.Array, jax.Array, jax.Array]:
     """The selected conv4_3 channels and GNet's and SNet's raw ``(grid, grid)`` outputs.
 
     Outside any loop, so with the fastest forward convolution for the backend (not the SGD
