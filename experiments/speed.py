@@ -100,6 +100,8 @@ def main(argv):
     if "bfloat16_change" in data:
         rows += [("bfloat16 change P@20 / AUC", f"{data['bfloat16_change']['mean_precision_20']:+.3f} / "
                                                  f"{data['bfloat16_change']['mean_auc']:+.3f}")]
+    if data["tracking_error"]:
+        rows += [("tracking stopped early", data["tracking_error"])]
     print("| quantity | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows))
     return 0
 

@@ -115,20 +115,21 @@ def interleaved_ratio(vgg_params, seq: Sequence, cfg: FCNTConfig, log: Callable[
 
     These machines' speed drifts by several percent within seconds, so two timings taken minutes
     apart (a tracked pass, then the backbone alone) can disagree by 30% between runs; alternating
-    exposes both to the same drift. Frames are decoded beforehand (decoding is timed as its own
-    phase). Returns the summed step and backbone times per frame and their ratio.
+    exposes both to the same drift. Each frame is decoded before its timed step (decoding is
+    timed as its own phase). Returns the summed step and backbone times per frame and their ratio.
     """
-    frames = [load_frame(p) for p in seq.frame_paths]
-    init_c, step_c, _ = compile_tracker(vgg_params, frames[0].shape, cfg)
-    state = init_c(vgg_params, frames[0], jnp.asarray(seq.init_box, jnp.float32), jax.random.PRNGKey(0),
-                   image_hw=jnp.asarray(frames[0].shape[:2], jnp.float32))
-    state, _ = step_c(vgg_params, state, frames[0])  # the official loop tracks the first frame again
+    first = load_frame(seq.frame_paths[0])
+    init_c, step_c, _ = compile_tracker(vgg_params, first.shape, cfg)
+    state = init_c(vgg_params, first, jnp.asarray(seq.init_box, jnp.float32), jax.random.PRNGKey(0),
+                   image_hw=jnp.asarray(first.shape[:2], jnp.float32))
+    state, _ = step_c(vgg_params, state, first)  # the official loop tracks the first frame again
     backbone_call = backbone_only_call(vgg_params, seq, cfg)
     jax.block_until_ready((state, backbone_call()))
     step_times, backbone_times = [], []
-    log(f"{seq.name}: {len(frames) - 1} frames, each step followed by a backbone-only call ...")
-    for frame in frames[1:]:
-        frame = jax.device_put(frame)
+    log(f"{seq.name}: {len(seq) - 1} frames, each step followed by a backbone-only call ...")
+    for path in seq.frame_paths[1:]:
+        frame = jax.device_put(load_frame(path))  # decoded outside the timed region
+        jax.block_until_ready(frame)
         start = time.perf_counter()
         state, out = step_c(vgg_params, state, frame)
         jax.block_until_ready(out.box)
@@ -150,10 +151,13 @@ def measure(vgg_params, seq: Sequence, cfg: FCNTConfig, batch_sizes: tuple[int, 
     """
     from fcnt_jax.batch import track_batch
 
+    if len(seq) < 2:
+        raise ValueError(f"{seq.name}: the speed benchmark needs at least 2 frames, got {len(seq)}")
     log(f"{seq.name}: tracking {len(seq)} frames ...")
     result = track_sequence(vgg_params, seq, cfg, log=log, progress_every=0)
     frame_s = 1.0 / result.timing["track_fps"]
-    ratio = interleaved_ratio(vgg_params, seq, cfg, log)
+    # Only the frames the tracker got through (a broken frame stops a sequence; its error is kept).
+    ratio = interleaved_ratio(vgg_params, seq.truncated(len(result.boxes)), cfg, log)
     log("timing each phase ...")
     phases = phase_times(vgg_params, seq, cfg, repeats)
     updates_s = (result.updates["adapted"] * phases["adaptation_call_s"]
@@ -183,4 +187,5 @@ def measure(vgg_params, seq: Sequence, cfg: FCNTConfig, batch_sizes: tuple[int, 
         "interleaved": ratio,
         "peak_memory_mb": peak_memory_mb(),
         "precision_20": (result.scores or {}).get("precision_20"), "auc": (result.scores or {}).get("auc"),
+        "tracking_error": result.error,  # None, or why the sequence stopped early (a broken frame)
     }

@@ -36,3 +36,20 @@ def test_measure_reports_every_figure(tmp_path):
     assert data["fps_single"] == pytest.approx(1.0 / data["frame_s"])
     assert data["fps_batch"]["2"] > 0 and data["peak_memory_mb"] > 0 and data["frames"] == 5
 
+
+
+def test_measure_survives_a_broken_frame_and_reports_it(tmp_path):
+    root = make_dataset(tmp_path, [("Broken", 6, (96, 128))])
+    (root / "Broken" / "img" / "0005.jpg").write_bytes(b"not a jpeg")
+    data = measure(tiny_params(jax.random.PRNGKey(0)), open_sequence(root / "Broken"), get_config("code", TINY),
+                   batch_sizes=(), repeats=1, log=lambda m: None)
+    assert "0005.jpg" in data["tracking_error"]
+    assert data["interleaved"]["frames"] == 3  # frames 2-4: the ones tracked before the broken one
+    assert data["ratio_to_backbone"] > 0
+
+
+def test_measure_needs_two_frames(tmp_path):
+    root = make_dataset(tmp_path, [("Single", 2, (96, 128))])
+    seq = open_sequence(root / "Single").truncated(1)
+    with pytest.raises(ValueError, match="Single: the speed benchmark needs at least 2 frames, got 1"):
+        measure(tiny_params(jax.random.PRNGKey(0)), seq, get_config("code", TINY), log=lambda m: None)
