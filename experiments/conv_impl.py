@@ -9,8 +9,9 @@ dropout) and the heads' forward pass outside any loop. Prints a table of seconds
 ratio to the fastest, and writes <output_dir>/conv_impl.json. Expected on the 2-core CPU: "auto"
 (rows for the heads' conv1, taps for single-output kernels) within a few percent of the fastest
 in every SGD loop, ~2x faster than "shifted" alone and ~35x faster than "xla" in the head SGD loops
-(WORKSPACE.md, "Speed"); outside loops "taps" is the fastest forward (the tracker's choice on CPU). Last, the two heads'
-forward in one jit, independent against sequenced with ``tracker.after`` (~25% faster on CPU).
+(WORKSPACE.md, "CPU convolutions"); outside loops "taps" is the fastest forward (the tracker's
+choice on CPU). Last, the two heads' forward in one jit, independent against sequenced with
+``tracker.after`` (~25% faster on CPU).
 """
 
 from __future__ import annotations
