@@ -14,7 +14,7 @@ import optax
 
 from fcnt_jax.config import HeadConfig
 from fcnt_jax.optim import caffe_sgd
-from fcnt_jax.selection import conv_same, conv_same_fixed_input
+from fcnt_jax.selection import conv_same
 
 
 def init_head(key: jax.Array, in_channels: int, cfg: HeadConfig) -> dict:
@@ -30,24 +30,16 @@ def init_head(key: jax.Array, in_channels: int, cfg: HeadConfig) -> dict:
 
 def head_apply(params: dict, features: jax.Array, output_relu: bool = False, impl: str | None = None) -> jax.Array:
     """``(..., H, W, K)`` -> ``(..., H, W)`` heat map. ``impl``: see ``selection.conv_same``."""
-    return _head_from_conv1(params, lambda w: conv_same(features, w, impl), output_relu, impl)
-
-
-def _head_from_conv1(params: dict, conv1, output_relu: bool, impl: str | None = None) -> jax.Array:
-    """The head, given ``conv1``: ``w -> conv_same(features, w)`` (see ``conv_same_fixed_input``)."""
-    hidden = jax.nn.relu(conv1(params["conv1"]["w"]) + params["conv1"]["b"])
+    hidden = jax.nn.relu(conv_same(features, params["conv1"]["w"], impl) + params["conv1"]["b"])
     out = conv_same(hidden, params["conv2"]["w"], impl)[..., 0] + params["conv2"]["b"][0]
     return jax.nn.relu(out) if output_relu else out
-
-
-def _loss(pred: jax.Array, targets: jax.Array, weights: jax.Array) -> jax.Array:
-    return jnp.mean(0.5 * jnp.sum(weights * (pred - targets) ** 2, axis=(-2, -1)))
 
 
 def head_loss(params: dict, features: jax.Array, targets: jax.Array, weights: jax.Array,
               output_relu: bool = False) -> jax.Array:
     """Batch ``(B, H, W, K)``: mean over B of 1/2 sum_xy weight * (pred - target)^2."""
-    return _loss(head_apply(params, features, output_relu), targets, weights)
+    pred = head_apply(params, features, output_relu)
+    return jnp.mean(0.5 * jnp.sum(weights * (pred - targets) ** 2, axis=(-2, -1)))
 
 
 def head_optimizer(cfg: HeadConfig, net: str) -> optax.GradientTransformation:
@@ -58,19 +50,10 @@ def head_optimizer(cfg: HeadConfig, net: str) -> optax.GradientTransformation:
 
 def train_head(params: dict, opt_state, features: jax.Array, targets: jax.Array, weights: jax.Array,
                tx: optax.GradientTransformation, steps: int, output_relu: bool = False):
-    """``steps`` SGD steps on one fixed batch, as a scan. Returns (params, opt_state, losses).
-
-    The features never change, so the part of conv1 that depends on them alone is done once,
-    before the loop (``selection.conv_same_fixed_input``).
-    """
-    conv1 = conv_same_fixed_input(features, params["conv1"]["w"].shape)
-
-    def loss_fn(p):
-        return _loss(_head_from_conv1(p, conv1, output_relu), targets, weights)
-
+    """``steps`` SGD steps on one fixed batch, as a scan. Returns (params, opt_state, losses)."""
     def step(carry, _):
         p, s = carry
-        loss, grads = jax.value_and_grad(loss_fn)(p)
+        loss, grads = jax.value_and_grad(head_loss)(p, features, targets, weights, output_relu)
         updates, s = tx.update(grads, s, p)
         return (optax.apply_updates(p, updates), s), loss
 

@@ -44,7 +44,8 @@ def conv_same(x: jax.Array, w: jax.Array, impl: str | None = None) -> jax.Array:
     "xla" elsewhere. Outside loops use :func:`forward_conv_impl`. All compute the same sums
     (float32 round-off apart).
     """
-    impl = _resolve_impl(impl, w.shape[-1])
+    if impl in (None, "auto"):
+        impl = "xla" if jax.default_backend() != "cpu" else ("rows" if w.shape[-1] > 1 else "taps")
     squeeze = x.ndim == 3
     x = x[None] if squeeze else x
     if impl == "xla":
@@ -64,33 +65,6 @@ def conv_same(x: jax.Array, w: jax.Array, impl: str | None = None) -> jax.Array:
     else:
         raise ValueError(f"conv_same: impl={impl!r}, expected 'xla', 'shifted', 'rows', 'taps' or 'auto'")
     return y[0] if squeeze else y
-
-
-def _resolve_impl(impl: str | None, out_channels: int) -> str:
-    if impl in (None, "auto"):
-        return "xla" if jax.default_backend() != "cpu" else ("rows" if out_channels > 1 else "taps")
-    return impl
-
-
-def conv_same_fixed_input(x: jax.Array, kernel_shape: tuple[int, ...], impl: str | None = None):
-    """``w -> conv_same(x, w, impl)`` for kernels of ``kernel_shape`` (HWIO), with the work that
-    depends on ``x`` alone done once, here: for SGD loops over fixed features, where XLA does not
-    hoist it out of the loop itself (the "rows" form's shifted copies are kw times the input, and
-    XLA leaves size-inflating work inside loops). The same values as ``conv_same``.
-    """
-    kh, kw, _, o = kernel_shape
-    if _resolve_impl(impl, o) != "rows":
-        return lambda w: conv_same(x, w, impl)
-    squeeze = x.ndim == 3
-    batched = x[None] if squeeze else x
-    rows = _rows_matrix(batched, kw)
-    n, height, width = batched.shape[:3]
-
-    def apply(w: jax.Array) -> jax.Array:
-        y = _conv_from_rows(rows, w, n, height, width)
-        return y[0] if squeeze else y
-
-    return apply
 
 
 def forward_conv_impl() -> str:
@@ -115,17 +89,18 @@ def _conv_taps(x: jax.Array, w: jax.Array) -> jax.Array:
     out = jnp.dot(x.reshape(-1, c), taps, precision=jax.lax.Precision.HIGHEST)
     out = out.reshape(n, height, width, kh, kw, o)
     # Output (h, w) gets tap (dy, dx) of input (h + dy - kh//2, w + dx - kw//2) where that exists.
-    terms = []
-    for dy in range(kh):
-        sy = dy - kh // 2
-        for dx in range(kw):
-            sx = dx - kw // 2
-            if abs(sy) >= height or abs(sx) >= width:  # this tap never lands inside the output
-                continue
-            part = out[:, max(0, sy):height + min(0, sy), max(0, sx):width + min(0, sx), dy, dx]
-            terms.append(jax.lax.pad(part, jnp.zeros((), part.dtype), ((0, 0, 0), (max(0, -sy), max(0, sy), 0),
-                                                                       (max(0, -sx), max(0, sx), 0), (0, 0, 0))))
-    return sum(terms) if terms else jnp.zeros((n, height, width, o), out.dtype)
+    return sum(_shifted(out[..., dy, dx, :], {1: dy - kh // 2, 2: dx - kw // 2})
+               for dy in range(kh) for dx in range(kw))
+
+
+def _shifted(a: jax.Array, shifts: dict[int, int]) -> jax.Array:
+    """``a`` moved along each ``axis: s`` of ``shifts`` so that ``out[i] = a[i + s]``, zero where
+    ``i + s`` falls outside: one pad with negative padding on one side, which XLA fuses into the
+    sum it feeds (no shifted copies, no padded matmul rows)."""
+    config = [(0, 0, 0)] * a.ndim
+    for axis, s in shifts.items():
+        config[axis] = (-s, s, 0)
+    return jax.lax.pad(a, jnp.zeros((), a.dtype), config)
 
 
 def _conv_rows(x: jax.Array, w: jax.Array) -> jax.Array:
@@ -145,9 +120,7 @@ def _conv_rows(x: jax.Array, w: jax.Array) -> jax.Array:
 def _rows_matrix(x: jax.Array, kw: int) -> jax.Array:
     """``(n, H, W, C)`` -> ``(H * n * W, kw * C)``: each position's ``kw`` horizontal neighbours
     (zero beyond the edges), rows H-major so that a vertical shift is a slice."""
-    width = x.shape[2]
-    padded = jnp.pad(x, ((0, 0), (0, 0), (kw // 2, kw // 2), (0, 0)))
-    rows = jnp.concatenate([padded[:, :, dx:dx + width] for dx in range(kw)], axis=-1)  # (n, H, W, kw C)
+    rows = jnp.concatenate([_shifted(x, {2: dx - kw // 2}) for dx in range(kw)], axis=-1)  # (n, H, W, kw C)
     return jnp.transpose(rows, (1, 0, 2, 3)).reshape(-1, kw * x.shape[3])
 
 
@@ -156,15 +129,7 @@ def _conv_from_rows(rows: jax.Array, w: jax.Array, n: int, height: int, width: i
     kh, kw, c, o = w.shape
     kernel = jnp.transpose(w.reshape(kh, kw * c, o), (1, 0, 2)).reshape(kw * c, kh * o)
     blocks = jnp.dot(rows, kernel, precision=jax.lax.Precision.HIGHEST).reshape(height, n, width, kh, o)
-    terms = []
-    for dy in range(kh):
-        sy = dy - kh // 2
-        if abs(sy) >= height:  # this kernel row never lands inside the output
-            continue
-        part = blocks[max(0, sy):height + min(0, sy), :, :, dy]
-        terms.append(jax.lax.pad(part, jnp.zeros((), part.dtype),
-                                 ((max(0, -sy), max(0, sy), 0), (0, 0, 0), (0, 0, 0), (0, 0, 0))))
-    y = sum(terms) if terms else jnp.zeros((height, n, width, o), blocks.dtype)  # (H, n, W, O)
+    y = sum(_shifted(blocks[:, :, :, dy], {0: dy - kh // 2}) for dy in range(kh))  # (H, n, W, O)
     return jnp.transpose(y, (1, 0, 2, 3))
 
 

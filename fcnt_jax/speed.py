@@ -51,11 +51,8 @@ def phase_times(vgg_params, seq: Sequence, cfg: FCNTConfig, repeats: int = 5) ->
     state = tracker.init(vgg_params, frame, box, jax.random.PRNGKey(0), cfg=cfg)
     loc, size = cfg.localization, cfg.roi.roi_size
     roi = tracker._roi_for_state(state.target, state.roi_factor, loc.template_size)
-    dtype = jnp.bfloat16 if cfg.backbone_dtype == "bfloat16" else jnp.float32
 
     crop_backbone = jax.jit(lambda p, f, r: tracker._features(p, f, r, hw, cfg))
-    crop = jax.jit(lambda f, r: geometry.crop_roi(f, r, size, image_hw=hw))(frame, roi)
-    backbone_only = jax.jit(lambda p, c: backbone.features(p, c[None], dtype))
     conv4, conv5 = crop_backbone(vgg_params, frame, roi)
 
     def heads_forward(st, c4, c5):
@@ -87,7 +84,7 @@ def phase_times(vgg_params, seq: Sequence, cfg: FCNTConfig, repeats: int = 5) ->
     return {
         "decode_s": time_call(load_frame, seq.frame_paths[0], repeats=repeats),
         "crop_backbone_s": time_call(crop_backbone, vgg_params, frame, roi, repeats=repeats),
-        "backbone_only_frame_s": time_call(backbone_only, vgg_params, crop, repeats=repeats),
+        "backbone_only_frame_s": time_call(backbone_only_call(vgg_params, seq, cfg), repeats=repeats),
         "heads_forward_s": time_call(heads_jit, state, conv4, conv5, repeats=repeats),
         "localisation_s": time_call(jax.jit(localisation), state, g_map, s_map, repeats=repeats),
         "adaptation_call_s": time_call(jax.jit(lambda st: update(st, upd.adaptation_iterations)), state,

@@ -1,5 +1,5 @@
-"""GNet/SNet training: the scanned SGD (with conv1's input work hoisted out of the loop) equals a
-plain Python loop over gradients of ``head_loss`` through XLA's convolution."""
+"""GNet/SNet training: the scanned SGD (through the SGD loops' convolution, "rows" on CPU) equals
+a plain Python loop over gradients of the loss through XLA's convolution."""
 
 import jax
 import jax.numpy as jnp

@@ -37,7 +37,6 @@ def test_measure_reports_every_figure(tmp_path):
     assert data["fps_batch"]["2"] > 0 and data["peak_memory_mb"] > 0 and data["frames"] == 5
 
 
-
 def test_measure_survives_a_broken_frame_and_reports_it(tmp_path):
     root = make_dataset(tmp_path, [("Broken", 6, (96, 128))])
     (root / "Broken" / "img" / "0005.jpg").write_bytes(b"not a jpeg")
