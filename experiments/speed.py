@@ -53,14 +53,13 @@ def resized_copy(seq, size: str, folder: Path):
 
 def main(argv):
     del argv
-    import numpy as np
 
     from fcnt_jax import backbone, weights
     from fcnt_jax.benchmark import load_sequences
     from fcnt_jax.config import get_config
     from fcnt_jax.data import DEMO_SEQUENCE, open_sequence
-    from fcnt_jax.run import stderr_log, track_sequence, write_text_atomic
-    from fcnt_jax.speed import measure
+    from fcnt_jax.run import stderr_log, write_text_atomic
+    from fcnt_jax.speed import dtype_accuracy_change, measure
 
     cfg = get_config("code", [f"backbone_dtype={FLAGS.dtype}"])
     params = backbone.to_device_params(weights.load_vgg16_params(FLAGS.weights))
@@ -70,22 +69,14 @@ def main(argv):
             seq = resized_copy(seq, FLAGS.frame_size, Path(tmp))
         data = measure(params, seq, cfg, tuple(int(b) for b in FLAGS.batch_sizes), FLAGS.repeats, log=stderr_log)
     data["command"] = "python -m experiments.speed " + " ".join(sys.argv[1:])
-    if FLAGS.accuracy_root:
-        deltas = {}
-        for s in load_sequences("otb", Path(FLAGS.accuracy_root)):
-            s = s.truncated(FLAGS.accuracy_max_frames)
-            scores = {}
-            for dtype in ("float32", "bfloat16"):
-                stderr_log(f"accuracy: {s.name} in {dtype} ...")
-                r = track_sequence(params, s, get_config("code", [f"backbone_dtype={dtype}"]), log=lambda m: None)
-                scores[dtype] = r.scores
-            deltas[s.name] = {k: scores["bfloat16"][k] - scores["float32"][k] for k in ("precision_20", "auc")}
-        data["bfloat16_change"] = {"per_sequence": deltas,
-                                   "mean_precision_20": float(np.mean([d["precision_20"] for d in deltas.values()])),
-                                   "mean_auc": float(np.mean([d["auc"] for d in deltas.values()]))}
     out = Path(FLAGS.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # Written now and again after the (long) accuracy comparison, so a failure there loses nothing.
     write_text_atomic(out / "speed.json", json.dumps(data, indent=2) + "\n")
+    if FLAGS.accuracy_root:
+        sequences = [q.truncated(FLAGS.accuracy_max_frames) for q in load_sequences("otb", Path(FLAGS.accuracy_root))]
+        data["bfloat16_change"] = dtype_accuracy_change(params, sequences, cfg, log=stderr_log)
+        write_text_atomic(out / "speed.json", json.dumps(data, indent=2) + "\n")
     rows = [("device", f"{data['device']} ({data['platform']}, {data['device_count']} device(s))"),
             ("backbone dtype", data["backbone_dtype"]), ("frames tracked", data["frames"]),
             ("compile_s", f"{data['compile_s']:.2f}"), ("init_s (after compile)", f"{data['init_s']:.3f}"),
@@ -97,9 +88,15 @@ def main(argv):
               f"(step {data['interleaved']['frame_s']:.4f} s / backbone {data['backbone_only_frame_s']:.4f} s)")]
     rows += [(f"fps_batch (B={b})", v if isinstance(v, str) else f"{v:.2f}") for b, v in data["fps_batch"].items()]
     rows += [("peak_memory_mb", f"{data['peak_memory_mb']:.0f}")]
-    if "bfloat16_change" in data:
-        rows += [("bfloat16 change P@20 / AUC", f"{data['bfloat16_change']['mean_precision_20']:+.3f} / "
-                                                 f"{data['bfloat16_change']['mean_auc']:+.3f}")]
+    change = data.get("bfloat16_change")
+    if change and change["per_sequence"]:
+        rows += [(f"bfloat16 change P@20 / AUC (mean of {len(change['per_sequence'])})",
+                  f"{change['mean_precision_20']:+.3f} / {change['mean_auc']:+.3f}")]
+        rows += [(f"  {name}", f"{r['change']['precision_20']:+.3f} / {r['change']['auc']:+.3f} "
+                               f"(boxes {r['box_shift_px']['mean']:.2f} px apart, max {r['box_shift_px']['max']:.1f})")
+                 for name, r in change["per_sequence"].items()]
+    if change and change["failed"]:
+        rows += [(f"  {name} failed", why) for name, why in change["failed"].items()]
     if data["tracking_error"]:
         rows += [("tracking stopped early", data["tracking_error"])]
     print("| quantity | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows))

@@ -186,3 +186,51 @@ def measure(vgg_params, seq: Sequence, cfg: FCNTConfig, batch_sizes: tuple[int, 
         "precision_20": (result.scores or {}).get("precision_20"), "auc": (result.scores or {}).get("auc"),
         "tracking_error": result.error,  # None, or why the sequence stopped early (a broken frame)
     }
+
+
+def _centre(boxes):
+    return boxes[:, :2] + boxes[:, 2:] / 2.0
+
+
+def dtype_accuracy_change(vgg_params, sequences: list[Sequence], cfg: FCNTConfig,
+                          dtypes: tuple[str, str] = ("float32", "bfloat16"),
+                          log: Callable[[str], None] = print) -> dict:
+    """What the backbone's compute dtype costs in accuracy: every sequence tracked in both dtypes.
+
+    Per sequence: both runs' precision@20 / AUC, their change (second dtype minus first), and how far
+    apart the two runs' boxes are (mean and largest centre distance in px, frames more than 1 px
+    apart), which says whether the dtype moved the track or only rounded it. A sequence that fails
+    (a broken frame, no ground truth) is reported under ``failed`` and the rest go on.
+    """
+    import dataclasses
+
+    import numpy as np
+
+    per_sequence, failed = {}, {}
+    for seq in sequences:
+        try:
+            runs = {}
+            for dtype in dtypes:
+                log(f"accuracy: {seq.name} in {dtype} ...")
+                runs[dtype] = track_sequence(vgg_params, seq, dataclasses.replace(cfg, backbone_dtype=dtype),
+                                             log=lambda m: None, progress_every=0)
+            first, second = (runs[d] for d in dtypes)
+            for r in (first, second):
+                if r.error or not r.scores:
+                    raise ValueError(r.error or f"{seq.name}: no ground truth to score against")
+            shift = np.linalg.norm(_centre(second.boxes) - _centre(first.boxes), axis=1)
+            per_sequence[seq.name] = {
+                **{d: {k: runs[d].scores[k] for k in ("precision_20", "auc")} for d in dtypes},
+                "change": {k: second.scores[k] - first.scores[k] for k in ("precision_20", "auc")},
+                "box_shift_px": {"mean": float(shift.mean()), "max": float(shift.max()),
+                                 "frames_over_1px": int((shift > 1.0).sum()), "frames": int(len(shift))},
+            }
+            log(f"accuracy: {seq.name}: P@20 {per_sequence[seq.name]['change']['precision_20']:+.3f}, "
+                f"AUC {per_sequence[seq.name]['change']['auc']:+.3f}, boxes {shift.mean():.2f} px apart on average")
+        except Exception as e:  # one bad sequence is reported, the others still count
+            failed[seq.name] = f"{type(e).__name__}: {e}"
+            log(f"accuracy: {seq.name} failed: {failed[seq.name]}")
+    changes = [r["change"] for r in per_sequence.values()]
+    return {"dtypes": list(dtypes), "per_sequence": per_sequence, "failed": failed,
+            "mean_precision_20": float(np.mean([c["precision_20"] for c in changes])) if changes else None,
+            "mean_auc": float(np.mean([c["auc"] for c in changes])) if changes else None}
