@@ -5,7 +5,7 @@ import pytest
 
 from fcnt_jax.config import get_config
 from fcnt_jax.data import open_sequence
-from fcnt_jax.speed import measure, time_call
+from fcnt_jax.speed import dtype_accuracy_change, measure, time_call
 
 from tests.test_backbone import tiny_params
 from tests.test_batch import make_dataset
@@ -52,3 +52,23 @@ def test_measure_needs_two_frames(tmp_path):
     seq = open_sequence(root / "Single").truncated(1)
     with pytest.raises(ValueError, match="Single: the speed benchmark needs at least 2 frames, got 1"):
         measure(tiny_params(jax.random.PRNGKey(0)), seq, get_config("code", TINY), log=lambda m: None)
+
+
+def test_dtype_accuracy_change_reports_both_runs_and_skips_a_broken_sequence(tmp_path):
+    root = make_dataset(tmp_path, [("Good", 5, (96, 128)), ("Broken", 5, (96, 128))])
+    (root / "Broken" / "img" / "0003.jpg").write_bytes(b"not a jpeg")
+    params, cfg = tiny_params(jax.random.PRNGKey(0)), get_config("code", TINY)
+    good, broken = open_sequence(root / "Good"), open_sequence(root / "Broken")
+    data = dtype_accuracy_change(params, [broken, good], cfg, log=lambda m: None)
+    assert list(data["per_sequence"]) == ["Good"]
+    assert "0003.jpg" in data["failed"]["Broken"]
+    row = data["per_sequence"]["Good"]
+    for k in ("precision_20", "auc"):
+        assert row["change"][k] == pytest.approx(row["bfloat16"][k] - row["float32"][k])
+        assert data[f"mean_{k}"] == pytest.approx(row["change"][k])
+    assert row["box_shift_px"]["frames"] == 5 and row["box_shift_px"]["max"] >= row["box_shift_px"]["mean"] >= 0
+    # The same dtype twice: the tracker is deterministic, so nothing changes.
+    same = dtype_accuracy_change(params, [good], cfg, dtypes=("float32", "float32"), log=lambda m: None)
+    assert same["per_sequence"]["Good"]["change"] == {"precision_20": 0.0, "auc": 0.0}
+    assert same["per_sequence"]["Good"]["box_shift_px"]["max"] == 0.0
+    assert same["per_sequence"]["Good"]["float32"] == row["float32"]
