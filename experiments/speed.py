@@ -90,8 +90,10 @@ def main(argv):
     rows += [("peak_memory_mb", f"{data['peak_memory_mb']:.0f}")]
     change = data.get("bfloat16_change")
     if change and change["per_sequence"]:
-        rows += [(f"bfloat16 change P@20 / AUC (mean of {len(change['per_sequence'])})",
-                  f"{change['mean_precision_20']:+.3f} / {change['mean_auc']:+.3f}")]
+        rows += [(f"bfloat16 change P@20 / AUC, mean of {len(change['per_sequence'])} (median)",
+                  f"{change['mean_precision_20']:+.3f} / {change['mean_auc']:+.3f} "
+                  f"({change['median_precision_20']:+.3f} / {change['median_auc']:+.3f})"),
+                 ("bfloat16 tracking time / float32's (same run)", f"{change['track_time_ratio']:.3f}")]
         rows += [(f"  {name}", f"{r['change']['precision_20']:+.3f} / {r['change']['auc']:+.3f} "
                                f"(boxes {r['box_shift_px']['mean']:.2f} px apart, max {r['box_shift_px']['max']:.1f})")
                  for name, r in change["per_sequence"].items()]

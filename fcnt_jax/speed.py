@@ -197,10 +197,12 @@ def dtype_accuracy_change(vgg_params, sequences: list[Sequence], cfg: FCNTConfig
                           log: Callable[[str], None] = print) -> dict:
     """What the backbone's compute dtype costs in accuracy: every sequence tracked in both dtypes.
 
-    Per sequence: both runs' precision@20 / AUC, their change (second dtype minus first), and how far
+    Per sequence: both runs' precision@20 / AUC, their change (second dtype minus first), how far
     apart the two runs' boxes are (mean and largest centre distance in px, frames more than 1 px
-    apart), which says whether the dtype moved the track or only rounded it. A sequence that fails
-    (a broken frame, no ground truth) is reported under ``failed`` and the rest go on.
+    apart), which says whether the dtype moved the track or only rounded it, and both runs' tracking
+    fps. The summary gives the mean and the median change (one chaotic sequence moves the mean) and
+    the second dtype's total tracking time over the first's, measured in the same run. A sequence
+    that fails (a broken frame, no ground truth) is reported under ``failed`` and the rest go on.
     """
     import dataclasses
 
@@ -224,13 +226,17 @@ def dtype_accuracy_change(vgg_params, sequences: list[Sequence], cfg: FCNTConfig
                 "change": {k: second.scores[k] - first.scores[k] for k in ("precision_20", "auc")},
                 "box_shift_px": {"mean": float(shift.mean()), "max": float(shift.max()),
                                  "frames_over_1px": int((shift > 1.0).sum()), "frames": int(len(shift))},
+                "track_fps": {d: runs[d].timing["track_fps"] for d in dtypes},
+                "track_s": {d: runs[d].timing["track_s"] for d in dtypes},
             }
             log(f"accuracy: {seq.name}: P@20 {per_sequence[seq.name]['change']['precision_20']:+.3f}, "
                 f"AUC {per_sequence[seq.name]['change']['auc']:+.3f}, boxes {shift.mean():.2f} px apart on average")
         except Exception as e:  # one bad sequence is reported, the others still count
             failed[seq.name] = f"{type(e).__name__}: {e}"
             log(f"accuracy: {seq.name} failed: {failed[seq.name]}")
-    changes = [r["change"] for r in per_sequence.values()]
-    return {"dtypes": list(dtypes), "per_sequence": per_sequence, "failed": failed,
-            "mean_precision_20": float(np.mean([c["precision_20"] for c in changes])) if changes else None,
-            "mean_auc": float(np.mean([c["auc"] for c in changes])) if changes else None}
+    rows = list(per_sequence.values())
+    summary = {f"{stat.__name__}_{k}": float(stat([r["change"][k] for r in rows])) if rows else None
+               for stat in (np.mean, np.median) for k in ("precision_20", "auc")}
+    summary["track_time_ratio"] = (sum(r["track_s"][dtypes[1]] for r in rows)
+                                   / sum(r["track_s"][dtypes[0]] for r in rows)) if rows else None
+    return {"dtypes": list(dtypes), "per_sequence": per_sequence, "failed": failed, **summary}

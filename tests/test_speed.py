@@ -65,7 +65,9 @@ def test_dtype_accuracy_change_reports_both_runs_and_skips_a_broken_sequence(tmp
     row = data["per_sequence"]["Good"]
     for k in ("precision_20", "auc"):
         assert row["change"][k] == pytest.approx(row["bfloat16"][k] - row["float32"][k])
-        assert data[f"mean_{k}"] == pytest.approx(row["change"][k])
+        assert data[f"mean_{k}"] == pytest.approx(row["change"][k]) == data[f"median_{k}"]
+    assert data["track_time_ratio"] == pytest.approx(row["track_s"]["bfloat16"] / row["track_s"]["float32"])
+    assert row["track_s"]["float32"] == pytest.approx(4 / row["track_fps"]["float32"])  # frames 2-5
     assert row["box_shift_px"]["frames"] == 5 and row["box_shift_px"]["max"] >= row["box_shift_px"]["mean"] >= 0
     # The same dtype twice: the tracker is deterministic, so nothing changes.
     same = dtype_accuracy_change(params, [good], cfg, dtypes=("float32", "float32"), log=lambda m: None)
