@@ -71,12 +71,15 @@ def main(argv):
     data["command"] = "python -m experiments.speed " + " ".join(sys.argv[1:])
     out = Path(FLAGS.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    # Written now and again after the (long) accuracy comparison, so a failure there loses nothing.
-    write_text_atomic(out / "speed.json", json.dumps(data, indent=2) + "\n")
+
+    def save():
+        write_text_atomic(out / "speed.json", json.dumps(data, indent=2) + "\n")
+
+    save()  # now, and again after the (long) accuracy comparison: a failure there loses nothing
     if FLAGS.accuracy_root:
         sequences = [q.truncated(FLAGS.accuracy_max_frames) for q in load_sequences("otb", Path(FLAGS.accuracy_root))]
         data["bfloat16_change"] = dtype_accuracy_change(params, sequences, cfg, log=stderr_log)
-        write_text_atomic(out / "speed.json", json.dumps(data, indent=2) + "\n")
+        save()
     rows = [("device", f"{data['device']} ({data['platform']}, {data['device_count']} device(s))"),
             ("backbone dtype", data["backbone_dtype"]), ("frames tracked", data["frames"]),
             ("compile_s", f"{data['compile_s']:.2f}"), ("init_s (after compile)", f"{data['init_s']:.3f}"),

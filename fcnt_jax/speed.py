@@ -188,10 +188,6 @@ def measure(vgg_params, seq: Sequence, cfg: FCNTConfig, batch_sizes: tuple[int, 
     }
 
 
-def _centre(boxes):
-    return boxes[:, :2] + boxes[:, 2:] / 2.0
-
-
 def dtype_accuracy_change(vgg_params, sequences: list[Sequence], cfg: FCNTConfig,
                           dtypes: tuple[str, str] = ("float32", "bfloat16"),
                           log: Callable[[str], None] = print) -> dict:
@@ -206,7 +202,7 @@ def dtype_accuracy_change(vgg_params, sequences: list[Sequence], cfg: FCNTConfig
     """
     import dataclasses
 
-    import numpy as np
+    from fcnt_jax.eval.metrics import centre_error
 
     per_sequence, failed = {}, {}
     for seq in sequences:
@@ -220,7 +216,7 @@ def dtype_accuracy_change(vgg_params, sequences: list[Sequence], cfg: FCNTConfig
             for r in (first, second):
                 if r.error or not r.scores:
                     raise ValueError(r.error or f"{seq.name}: no ground truth to score against")
-            shift = np.linalg.norm(_centre(second.boxes) - _centre(first.boxes), axis=1)
+            shift = centre_error(second.boxes, first.boxes)
             per_sequence[seq.name] = {
                 **{d: {k: runs[d].scores[k] for k in ("precision_20", "auc")} for d in dtypes},
                 "change": {k: second.scores[k] - first.scores[k] for k in ("precision_20", "auc")},
@@ -234,9 +230,17 @@ def dtype_accuracy_change(vgg_params, sequences: list[Sequence], cfg: FCNTConfig
         except Exception as e:  # one bad sequence is reported, the others still count
             failed[seq.name] = f"{type(e).__name__}: {e}"
             log(f"accuracy: {seq.name} failed: {failed[seq.name]}")
-    rows = list(per_sequence.values())
+    return {"dtypes": list(dtypes), "per_sequence": per_sequence, "failed": failed,
+            **summarise_changes(list(per_sequence.values()), dtypes)}
+
+
+def summarise_changes(rows: list[dict], dtypes: tuple[str, str]) -> dict:
+    """Mean and median change of precision@20 / AUC over the sequences' rows (None without rows),
+    and the second dtype's total tracking time over the first's."""
+    import numpy as np
+
     summary = {f"{stat.__name__}_{k}": float(stat([r["change"][k] for r in rows])) if rows else None
                for stat in (np.mean, np.median) for k in ("precision_20", "auc")}
     summary["track_time_ratio"] = (sum(r["track_s"][dtypes[1]] for r in rows)
                                    / sum(r["track_s"][dtypes[0]] for r in rows)) if rows else None
-    return {"dtypes": list(dtypes), "per_sequence": per_sequence, "failed": failed, **summary}
+    return summary
