@@ -5,7 +5,9 @@
 Tracks the bundled demo (or --sequence) once, times each phase of the step as its own jitted
 function, then tracks batches of copies of the sequence; prints a table and writes
 <output_dir>/speed.json. With --accuracy_root it also tracks those sequences in float32 and in
-bfloat16 and reports the change in precision@20 / AUC. Expected figures: WORKSPACE.md ("Speed").
+bfloat16 and reports the change in precision@20 / AUC (--notime_tracker: only that). speed.json is
+rewritten after every part, so a run cut off (a device call's time limit, out of memory) keeps what
+it measured. Expected figures: WORKSPACE.md ("Speed").
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ flags.DEFINE_integer("max_frames", 40, "frames to track")
 flags.DEFINE_list("batch_sizes", ["1", "4", "16", "64"], "batch sizes for fps_batch")
 flags.DEFINE_enum("dtype", "float32", ["float32", "bfloat16"], "backbone compute dtype")
 flags.DEFINE_integer("repeats", 5, "timed repetitions per phase (median)")
+flags.DEFINE_bool("time_tracker", True, "time the tracker (the speed table); --notime_tracker with "
+                  "--accuracy_root runs only the bfloat16 comparison (a GPU's 10-minute calls: one part each)")
 flags.DEFINE_string("accuracy_root", None, "OTB folder: also report the bfloat16 change in precision/AUC")
 flags.DEFINE_integer("accuracy_max_frames", None, "frames per sequence for the accuracy comparison")
 flags.DEFINE_string("weights", None, "VGG-16 weights file (default: the verified cache)")
@@ -53,58 +57,43 @@ def resized_copy(seq, size: str, folder: Path):
 
 def main(argv):
     del argv
+    import jax
 
     from fcnt_jax import backbone, weights
     from fcnt_jax.benchmark import load_sequences
     from fcnt_jax.config import get_config
     from fcnt_jax.data import DEMO_SEQUENCE, open_sequence
     from fcnt_jax.run import stderr_log, write_text_atomic
-    from fcnt_jax.speed import dtype_accuracy_change, measure
+    from fcnt_jax.speed import dtype_accuracy_change, markdown_table, measure
 
+    if not FLAGS.time_tracker and not FLAGS.accuracy_root:
+        raise app.UsageError("--notime_tracker leaves nothing to do without --accuracy_root")
     cfg = get_config("code", [f"backbone_dtype={FLAGS.dtype}"])
     params = backbone.to_device_params(weights.load_vgg16_params(FLAGS.weights))
-    seq = open_sequence(FLAGS.sequence or DEMO_SEQUENCE).truncated(FLAGS.max_frames)
-    with tempfile.TemporaryDirectory() as tmp:
-        if FLAGS.frame_size:
-            seq = resized_copy(seq, FLAGS.frame_size, Path(tmp))
-        data = measure(params, seq, cfg, tuple(int(b) for b in FLAGS.batch_sizes), FLAGS.repeats, log=stderr_log)
-    data["command"] = "python -m experiments.speed " + " ".join(sys.argv[1:])
     out = Path(FLAGS.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    command = "python -m experiments.speed " + " ".join(sys.argv[1:])
+    data = {"command": command}
 
-    def save():
-        write_text_atomic(out / "speed.json", json.dumps(data, indent=2) + "\n")
+    def save(part: dict | None = None):  # after every part, atomically: a run cut off keeps what it measured
+        write_text_atomic(out / "speed.json", json.dumps({**data, **(part or {})}, indent=2) + "\n")
 
-    save()  # now, and again after the (long) accuracy comparison: a failure there loses nothing
+    if FLAGS.time_tracker:
+        seq = open_sequence(FLAGS.sequence or DEMO_SEQUENCE).truncated(FLAGS.max_frames)
+        with tempfile.TemporaryDirectory() as tmp:
+            if FLAGS.frame_size:
+                seq = resized_copy(seq, FLAGS.frame_size, Path(tmp))
+            data.update(measure(params, seq, cfg, tuple(int(b) for b in FLAGS.batch_sizes), FLAGS.repeats,
+                                log=stderr_log, checkpoint=save))
+    else:
+        data.update(device=jax.devices()[0].device_kind, platform=jax.devices()[0].platform)
+    save()
     if FLAGS.accuracy_root:
         sequences = [q.truncated(FLAGS.accuracy_max_frames) for q in load_sequences("otb", Path(FLAGS.accuracy_root))]
-        data["bfloat16_change"] = dtype_accuracy_change(params, sequences, cfg, log=stderr_log)
+        data["bfloat16_change"] = dtype_accuracy_change(
+            params, sequences, cfg, log=stderr_log, checkpoint=lambda partial: save({"bfloat16_change": partial}))
         save()
-    rows = [("device", f"{data['device']} ({data['platform']}, {data['device_count']} device(s))"),
-            ("backbone dtype", data["backbone_dtype"]), ("frames tracked", data["frames"]),
-            ("compile_s", f"{data['compile_s']:.2f}"), ("init_s (after compile)", f"{data['init_s']:.3f}"),
-            ("frame_s (whole step)", f"{data['frame_s']:.4f}"), ("fps_single", f"{data['fps_single']:.2f}")]
-    rows += [(f"  {k}", f"{v:.4f} s") for k, v in data["breakdown_s"].items()]
-    rows += [("  sum of phases", f"{data['breakdown_sum_s']:.4f} s"),
-             ("backbone_only_frame_s", f"{data['backbone_only_frame_s']:.4f}"),
-             ("ratio_to_backbone (interleaved)", f"{data['ratio_to_backbone']:.3f} "
-              f"(step {data['interleaved']['frame_s']:.4f} s / backbone {data['backbone_only_frame_s']:.4f} s)")]
-    rows += [(f"fps_batch (B={b})", v if isinstance(v, str) else f"{v:.2f}") for b, v in data["fps_batch"].items()]
-    rows += [("peak_memory_mb", f"{data['peak_memory_mb']:.0f}")]
-    change = data.get("bfloat16_change")
-    if change and change["per_sequence"]:
-        rows += [(f"bfloat16 change P@20 / AUC, mean of {len(change['per_sequence'])} (median)",
-                  f"{change['mean_precision_20']:+.3f} / {change['mean_auc']:+.3f} "
-                  f"({change['median_precision_20']:+.3f} / {change['median_auc']:+.3f})"),
-                 ("bfloat16 tracking time / float32's (same run)", f"{change['track_time_ratio']:.3f}")]
-        rows += [(f"  {name}", f"{r['change']['precision_20']:+.3f} / {r['change']['auc']:+.3f} "
-                               f"(boxes {r['box_shift_px']['mean']:.2f} px apart, max {r['box_shift_px']['max']:.1f})")
-                 for name, r in change["per_sequence"].items()]
-    if change and change["failed"]:
-        rows += [(f"  {name} failed", why) for name, why in change["failed"].items()]
-    if data["tracking_error"]:
-        rows += [("tracking stopped early", data["tracking_error"])]
-    print("| quantity | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows))
+    print(markdown_table(data))
     return 0
 
 

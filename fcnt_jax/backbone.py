@@ -59,6 +59,24 @@ def vgg16_conv(params: Params, x: jax.Array, dtype=jnp.float32) -> dict[str, jax
     return out
 
 
+def conv_flops(height: int, width: int) -> int:
+    """FLOPs (2 per multiply-add) of the 13 convolutions on one ``height x width`` input.
+
+    Only kernel taps that fall inside the (pooled) image count: SAME padding's zeros are no
+    work, and XLA's cost analysis does not count them either. 368x368 gives ~82 GFLOP, the
+    roofline behind a frame rate (GFLOP x fps = the convolution throughput it takes).
+    """
+    def taps(n: int) -> int:  # a 3-wide kernel over n positions: 3 taps inside, 2 at each edge
+        return 3 * n - 2 if n > 1 else 1
+
+    flops, h, w = 0, height, width
+    for name, c_in, c_out in LAYERS:
+        flops += 2 * taps(h) * taps(w) * c_in * c_out
+        if name in _POOL_AFTER:
+            h, w = h // 2, w // 2
+    return flops
+
+
 def upsample_to(x: jax.Array, height: int, width: int) -> jax.Array:
     """Bicubic (Keys a = -0.5, as MATLAB imresize) resize of NHWC maps to (height, width)."""
     return jax.image.resize(x, (x.shape[0], height, width, x.shape[3]), method="cubic")

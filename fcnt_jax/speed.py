@@ -140,21 +140,43 @@ def interleaved_ratio(vgg_params, seq: Sequence, cfg: FCNTConfig, log: Callable[
 
 
 def measure(vgg_params, seq: Sequence, cfg: FCNTConfig, batch_sizes: tuple[int, ...] = (1,), repeats: int = 5,
-            log: Callable[[str], None] = print) -> dict:
+            log: Callable[[str], None] = print, checkpoint: Callable[[dict], None] | None = None) -> dict:
     """The whole table of speed.json for one sequence (already truncated to the frames to track).
 
     ``frame_s`` / ``fps_single`` come from tracking the sequence as users do (no per-frame sync);
-    ``ratio_to_backbone`` from :func:`interleaved_ratio` over the same frames.
+    ``ratio_to_backbone`` from :func:`interleaved_ratio` over the same frames. ``checkpoint`` gets
+    the table as it grows, after each part (single sequence, ratio, phases, each batch size), so
+    a run cut off by a time limit or an out-of-memory crash keeps what it measured.
+    ``backbone_tflops`` is the convolution throughput each frame rate implies
+    (:func:`backbone.conv_flops` of the crop x fps), to read against the device's peak.
     """
     from fcnt_jax.batch import track_batch
 
     if len(seq) < 2:
         raise ValueError(f"{seq.name}: the speed benchmark needs at least 2 frames, got {len(seq)}")
+    save = checkpoint or (lambda d: None)
+    gflop = backbone.conv_flops(cfg.roi.roi_size, cfg.roi.roi_size) / 1e9
     log(f"{seq.name}: tracking {len(seq)} frames ...")
     result = track_sequence(vgg_params, seq, cfg, log=log, progress_every=0)
-    frame_s = 1.0 / result.timing["track_fps"]
+    data = {
+        "device": jax.devices()[0].device_kind, "platform": jax.devices()[0].platform,
+        "device_count": jax.device_count(), "backbone_dtype": cfg.backbone_dtype,
+        "sequence": seq.name, "frames": len(seq),
+        "compile_s": result.timing["compile_s"], "init_s": result.timing["init_after_compile_s"],
+        "frame_s": 1.0 / result.timing["track_fps"], "fps_single": result.timing["track_fps"],
+        "backbone_gflop_per_frame": gflop,
+        "backbone_tflops": {"single": gflop * result.timing["track_fps"] / 1e3},
+        **result.updates,
+        "precision_20": (result.scores or {}).get("precision_20"), "auc": (result.scores or {}).get("auc"),
+        "tracking_error": result.error,  # None, or why the sequence stopped early (a broken frame)
+        "fps_batch": {},
+    }
+    save(data)
     # Only the frames the tracker got through (a broken frame stops a sequence; its error is kept).
     ratio = interleaved_ratio(vgg_params, seq.truncated(len(result.boxes)), cfg, log)
+    data.update(backbone_only_frame_s=ratio["backbone_only_frame_s"], ratio_to_backbone=ratio["ratio_to_backbone"],
+                interleaved=ratio)
+    save(data)
     log("timing each phase ...")
     phases = phase_times(vgg_params, seq, cfg, repeats)
     updates_s = (result.updates["adapted"] * phases["adaptation_call_s"]
@@ -162,35 +184,26 @@ def measure(vgg_params, seq: Sequence, cfg: FCNTConfig, batch_sizes: tuple[int, 
     breakdown = {"decode": phases["decode_s"], "crop_backbone": phases["crop_backbone_s"],
                  "heads_forward": phases["heads_forward_s"], "localisation": phases["localisation_s"],
                  "updates_amortised": updates_s}
-    fps_batch = {}
+    data.update(breakdown_s=breakdown, breakdown_sum_s=sum(breakdown.values()), phase_calls_s=phases,
+                peak_memory_mb=peak_memory_mb())
+    save(data)
     for b in batch_sizes:
         log(f"batch of {b} ...")
         try:
             out = track_batch(vgg_params, [seq] * b, cfg, batch_size=b, log=lambda m: None)
-            fps_batch[str(b)] = out[0].timing["batch_fps"]
+            data["fps_batch"][str(b)] = out[0].timing["batch_fps"]
+            data["backbone_tflops"][f"batch_{b}"] = gflop * out[0].timing["batch_fps"] / 1e3
         except Exception as e:  # out of memory on a large batch: report it, keep the rest
-            fps_batch[str(b)] = f"failed: {type(e).__name__}: {str(e)[:120]}"
-    return {
-        "device": jax.devices()[0].device_kind, "platform": jax.devices()[0].platform,
-        "device_count": jax.device_count(), "backbone_dtype": cfg.backbone_dtype,
-        "sequence": seq.name, "frames": len(seq),
-        "compile_s": result.timing["compile_s"], "init_s": result.timing["init_after_compile_s"],
-        "frame_s": frame_s, "fps_single": result.timing["track_fps"],
-        "breakdown_s": breakdown, "breakdown_sum_s": sum(breakdown.values()),
-        "phase_calls_s": phases, **result.updates,
-        "fps_batch": fps_batch,
-        "backbone_only_frame_s": ratio["backbone_only_frame_s"],
-        "ratio_to_backbone": ratio["ratio_to_backbone"],
-        "interleaved": ratio,
-        "peak_memory_mb": peak_memory_mb(),
-        "precision_20": (result.scores or {}).get("precision_20"), "auc": (result.scores or {}).get("auc"),
-        "tracking_error": result.error,  # None, or why the sequence stopped early (a broken frame)
-    }
+            data["fps_batch"][str(b)] = f"failed: {type(e).__name__}: {str(e)[:120]}"
+        data["peak_memory_mb"] = peak_memory_mb()
+        save(data)
+    return data
 
 
 def dtype_accuracy_change(vgg_params, sequences: list[Sequence], cfg: FCNTConfig,
                           dtypes: tuple[str, str] = ("float32", "bfloat16"),
-                          log: Callable[[str], None] = print) -> dict:
+                          log: Callable[[str], None] = print,
+                          checkpoint: Callable[[dict], None] | None = None) -> dict:
     """What the backbone's compute dtype costs in accuracy: every sequence tracked in both dtypes.
 
     Per sequence: both runs' precision@20 / AUC, their change (second dtype minus first), how far
@@ -199,12 +212,18 @@ def dtype_accuracy_change(vgg_params, sequences: list[Sequence], cfg: FCNTConfig
     fps. The summary gives the mean and the median change (one chaotic sequence moves the mean) and
     the second dtype's total tracking time over the first's, measured in the same run. A sequence
     that fails (a broken frame, no ground truth) is reported under ``failed`` and the rest go on.
+    ``checkpoint`` gets the result so far after each sequence (a run cut off keeps those).
     """
     import dataclasses
 
     from fcnt_jax.eval.metrics import centre_error
 
     per_sequence, failed = {}, {}
+
+    def result() -> dict:
+        return {"dtypes": list(dtypes), "per_sequence": per_sequence, "failed": failed,
+                **summarise_changes(list(per_sequence.values()), dtypes)}
+
     for seq in sequences:
         try:
             runs = {}
@@ -230,8 +249,9 @@ def dtype_accuracy_change(vgg_params, sequences: list[Sequence], cfg: FCNTConfig
         except Exception as e:  # one bad sequence is reported, the others still count
             failed[seq.name] = f"{type(e).__name__}: {e}"
             log(f"accuracy: {seq.name} failed: {failed[seq.name]}")
-    return {"dtypes": list(dtypes), "per_sequence": per_sequence, "failed": failed,
-            **summarise_changes(list(per_sequence.values()), dtypes)}
+        if checkpoint:
+            checkpoint(result())
+    return result()
 
 
 def summarise_changes(rows: list[dict], dtypes: tuple[str, str]) -> dict:
@@ -244,3 +264,47 @@ def summarise_changes(rows: list[dict], dtypes: tuple[str, str]) -> dict:
     summary["track_time_ratio"] = (sum(r["track_s"][dtypes[1]] for r in rows)
                                    / sum(r["track_s"][dtypes[0]] for r in rows)) if rows else None
     return summary
+
+
+def markdown_table(data: dict) -> str:
+    """speed.json as the printed table: the speed part where it was timed, then the bfloat16
+    comparison where it ran."""
+    rows = speed_rows(data) if "fps_single" in data else [("device", f"{data['device']} ({data['platform']})")]
+    rows += accuracy_rows(data.get("bfloat16_change"))
+    return "| quantity | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+
+
+def speed_rows(data: dict) -> list[tuple[str, str]]:
+    """The speed table's rows."""
+    rows = [("device", f"{data['device']} ({data['platform']}, {data['device_count']} device(s))"),
+            ("backbone dtype", data["backbone_dtype"]), ("frames tracked", data["frames"]),
+            ("compile_s", f"{data['compile_s']:.2f}"), ("init_s (after compile)", f"{data['init_s']:.3f}"),
+            ("frame_s (whole step)", f"{data['frame_s']:.4f}"), ("fps_single", f"{data['fps_single']:.2f}")]
+    rows += [(f"  {k}", f"{v:.4f} s") for k, v in data["breakdown_s"].items()]
+    rows += [("  sum of phases", f"{data['breakdown_sum_s']:.4f} s"),
+             ("backbone_only_frame_s", f"{data['backbone_only_frame_s']:.4f}"),
+             ("ratio_to_backbone (interleaved)", f"{data['ratio_to_backbone']:.3f} "
+              f"(step {data['interleaved']['frame_s']:.4f} s / backbone {data['backbone_only_frame_s']:.4f} s)")]
+    rows += [(f"fps_batch (B={b})", v if isinstance(v, str) else f"{v:.2f}") for b, v in data["fps_batch"].items()]
+    rows += [(f"backbone TFLOP/s ({k}: {data['backbone_gflop_per_frame']:.1f} GFLOP x fps)", f"{v:.2f}")
+             for k, v in data["backbone_tflops"].items()]
+    rows += [("peak_memory_mb", f"{data['peak_memory_mb']:.0f}")]
+    if data["tracking_error"]:
+        rows += [("tracking stopped early", data["tracking_error"])]
+    return rows
+
+
+def accuracy_rows(change: dict | None) -> list[tuple[str, str]]:
+    """The bfloat16 comparison's rows: the summary, then one per sequence and per failure."""
+    rows = []
+    if change and change["per_sequence"]:
+        rows += [(f"bfloat16 change P@20 / AUC, mean of {len(change['per_sequence'])} (median)",
+                  f"{change['mean_precision_20']:+.3f} / {change['mean_auc']:+.3f} "
+                  f"({change['median_precision_20']:+.3f} / {change['median_auc']:+.3f})"),
+                 ("bfloat16 tracking time / float32's (same run)", f"{change['track_time_ratio']:.3f}")]
+        rows += [(f"  {name}", f"{r['change']['precision_20']:+.3f} / {r['change']['auc']:+.3f} "
+                               f"(boxes {r['box_shift_px']['mean']:.2f} px apart, max {r['box_shift_px']['max']:.1f})")
+                 for name, r in change["per_sequence"].items()]
+    if change and change["failed"]:
+        rows += [(f"  {name} failed", why) for name, why in change["failed"].items()]
+    return rows

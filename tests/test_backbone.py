@@ -65,3 +65,22 @@ def test_real_frame_features_light_up_the_target(vgg_params):
         assert f.shape == (46, 46, 512) and np.isfinite(f).all()
         energy = (f**2).sum(-1)
         assert energy[inside].mean() > factor * energy[~inside].mean(), name
+
+
+@pytest.mark.parametrize("height, width", [(40, 24), (33, 50)])
+def test_conv_flops_agree_with_xla_cost_analysis(height, width):
+    """The hand count (taps inside the image only) against what XLA counts for the compiled
+    convolutions; XLA's total also holds the bias adds, ReLUs and pools, well under 1%."""
+    shapes = {name: {"w": jax.ShapeDtypeStruct((3, 3, c_in, c_out), jnp.float32),
+                     "b": jax.ShapeDtypeStruct((c_out,), jnp.float32)} for name, c_in, c_out in LAYERS}
+    x = jax.ShapeDtypeStruct((1, height, width, 3), jnp.float32)
+    cost = jax.jit(backbone.vgg16_conv).lower(shapes, x).compile().cost_analysis()
+    xla_flops = (cost[0] if isinstance(cost, list) else cost)["flops"]
+    ours = backbone.conv_flops(height, width)
+    assert ours <= xla_flops < 1.01 * ours
+    # Counting all 9 taps everywhere (padding included) would be off by far more than that.
+    h, w, naive = height, width, 0
+    for name, c_in, c_out in LAYERS:
+        naive += 2 * 9 * h * w * c_in * c_out
+        h, w = (h // 2, w // 2) if name in backbone._POOL_AFTER else (h, w)
+    assert naive > 1.1 * xla_flops

@@ -1,11 +1,14 @@
 """The speed breakdown runs end to end (small shapes) and its numbers are consistent."""
 
+import json
+
 import jax
 import pytest
 
 from fcnt_jax.config import get_config
 from fcnt_jax.data import open_sequence
-from fcnt_jax.speed import dtype_accuracy_change, measure, summarise_changes, time_call
+from fcnt_jax import backbone
+from fcnt_jax.speed import dtype_accuracy_change, markdown_table, measure, summarise_changes, time_call
 
 from tests.test_backbone import tiny_params
 from tests.test_batch import make_dataset
@@ -21,8 +24,10 @@ def test_time_call_is_a_median_after_warmup():
 def test_measure_reports_every_figure(tmp_path):
     root = make_dataset(tmp_path, [("Speedy", 5, (96, 128))])
     seq = open_sequence(root / "Speedy")
-    data = measure(tiny_params(jax.random.PRNGKey(0)), seq, get_config("code", TINY), batch_sizes=(2,), repeats=1,
-                   log=lambda m: None)
+    cfg = get_config("code", TINY)
+    saved = []  # what speed.json would hold after each part
+    data = measure(tiny_params(jax.random.PRNGKey(0)), seq, cfg, batch_sizes=(2,), repeats=1,
+                   log=lambda m: None, checkpoint=lambda d: saved.append(json.loads(json.dumps(d))))
     for key in ("device", "compile_s", "init_s", "fps_single", "backbone_only_frame_s", "ratio_to_backbone",
                 "peak_memory_mb", "fps_batch", "breakdown_s", "adapted", "discriminated"):
         assert key in data, key
@@ -35,6 +40,20 @@ def test_measure_reports_every_figure(tmp_path):
     assert data["backbone_only_frame_s"] == inter["backbone_only_frame_s"]
     assert data["fps_single"] == pytest.approx(1.0 / data["frame_s"])
     assert data["fps_batch"]["2"] > 0 and data["peak_memory_mb"] > 0 and data["frames"] == 5
+    # The throughput each frame rate implies, from the crop's convolution FLOPs.
+    gflop = backbone.conv_flops(cfg.roi.roi_size, cfg.roi.roi_size) / 1e9
+    assert data["backbone_gflop_per_frame"] == gflop
+    assert data["backbone_tflops"]["batch_2"] == pytest.approx(gflop * data["fps_batch"]["2"] / 1e3)
+    assert data["backbone_tflops"]["single"] == pytest.approx(gflop * data["fps_single"] / 1e3)
+    # Saved after every part (single, ratio, phases, each batch size), each a superset of the last.
+    assert len(saved) == 4 and saved[-1] == json.loads(json.dumps(data))
+    assert "fps_single" in saved[0] and "ratio_to_backbone" not in saved[0] and "breakdown_s" not in saved[1]
+    assert saved[2]["fps_batch"] == {} and list(saved[3]["fps_batch"]) == ["2"]
+    for before, after in zip(saved, saved[1:]):
+        assert set(before) <= set(after)
+    table = markdown_table(data)
+    assert "| ratio_to_backbone (interleaved) |" in table and "| fps_batch (B=2) |" in table
+    assert "bfloat16 change" not in table
 
 
 def test_measure_survives_a_broken_frame_and_reports_it(tmp_path):
@@ -59,8 +78,15 @@ def test_dtype_accuracy_change_reports_both_runs_and_skips_a_broken_sequence(tmp
     (root / "Broken" / "img" / "0003.jpg").write_bytes(b"not a jpeg")
     params, cfg = tiny_params(jax.random.PRNGKey(0)), get_config("code", TINY)
     good, broken = open_sequence(root / "Good"), open_sequence(root / "Broken")
-    data = dtype_accuracy_change(params, [broken, good], cfg, log=lambda m: None)
+    saved = []
+    data = dtype_accuracy_change(params, [broken, good], cfg, log=lambda m: None,
+                                 checkpoint=lambda d: saved.append(json.loads(json.dumps(d))))
     assert list(data["per_sequence"]) == ["Good"]
+    # Saved after each sequence: the broken one first (nothing to average yet), then everything.
+    assert saved[0]["failed"] and not saved[0]["per_sequence"] and saved[0]["mean_auc"] is None
+    assert saved[1] == json.loads(json.dumps(data))
+    table = markdown_table({"device": "cpu", "platform": "cpu", "bfloat16_change": data})
+    assert "| bfloat16 change P@20 / AUC, mean of 1 (median) |" in table and "|   Broken failed |" in table
     assert "0003.jpg" in data["failed"]["Broken"]
     row = data["per_sequence"]["Good"]
     for k in ("precision_20", "auc"):
