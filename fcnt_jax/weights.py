@@ -182,15 +182,36 @@ def params_from_keras_h5(path: Path) -> Params:
     return params
 
 
-def save_npz(params: Params, path: Path) -> None:
-    """Write atomically: a half-written cache must never be mistaken for weights."""
+# Key suffix of an array stored as its four byte planes (see ``save_npz(compact=True)``).
+_PLANES = ".byteplanes"
+
+
+def _to_planes(v: np.ndarray) -> np.ndarray:
+    """float32 -> uint8 (4, *shape): byte k of every value together (little-endian)."""
+    return np.moveaxis(np.ascontiguousarray(v, "<f4").view(np.uint8).reshape(*v.shape, 4), -1, 0)
+
+
+def _from_planes(planes: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.moveaxis(planes, 0, -1)).view("<f4")[..., 0].astype(np.float32)
+
+
+def save_npz(params: Params, path: Path, compact: bool = False) -> None:
+    """Write atomically: a half-written cache must never be mistaken for weights.
+
+    ``compact`` stores each float32 array as its four byte planes, deflated: the same bits in
+    ~15% less space (the sign/exponent bytes of trained weights are few and repetitive), so the
+    weights (58.9 MB) and the repository fit under a device call's 64 MiB carry limit.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    flat = {f"{name}/{k}": v for name, layer in params.items() for k, v in layer.items()}
+    if compact:
+        flat = {f"{name}/{k}{_PLANES}": _to_planes(v) for name, layer in params.items() for k, v in layer.items()}
+    else:
+        flat = {f"{name}/{k}": v for name, layer in params.items() for k, v in layer.items()}
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
     os.close(fd)
     try:
         with open(tmp, "wb") as f:
-            np.savez(f, **flat)
+            (np.savez_compressed if compact else np.savez)(f, **flat)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -205,6 +226,8 @@ def params_from_npz(path: Path) -> Params:
         raise WeightsError(f"{path}: not a readable .npz ({e}).\n{HOW_TO_FIX}") from e
     params: Params = {}
     for key, value in flat.items():
+        if key.endswith(_PLANES):
+            key, value = key[: -len(_PLANES)], _from_planes(value)
         name, _, kind = key.partition("/")
         params.setdefault(name, {})[kind] = value.astype(np.float32)
     return params
@@ -290,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verify", action="store_true", help="load (fetching if needed), check and print the layers")
     parser.add_argument("--weights", default=None, help="a weights file (.npz, .h5, .whl, .onnx); default: the cache")
     parser.add_argument("--no_fetch", action="store_true", help="fail instead of downloading when the cache is empty")
+    parser.add_argument("--compact_copy", default=None, metavar="PATH.npz",
+                        help="with --verify: also write the verified weights there, bit for bit, ~15%% smaller "
+                             "(to carry to a device machine)")
     args = parser.parse_args(argv)
     if not args.verify:
         parser.print_help()
@@ -308,6 +334,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {total} parameters, expected {NUM_PARAMETERS}", file=sys.stderr)
         return 1
     print(f"{total:,} parameters from {args.weights or default_weights_path()}: verified")
+    if args.compact_copy:
+        out = Path(args.compact_copy)
+        save_npz(params, out, compact=True)
+        if any(not np.array_equal(params[n][k], v[k]) for n, v in params_from_npz(out).items() for k in v):
+            print(f"error: {out} does not read back bit for bit", file=sys.stderr)
+            return 1
+        print(f"compact copy: {out} ({out.stat().st_size:,} bytes), reads back bit for bit")
     return 0
 
 

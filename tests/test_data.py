@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -216,3 +217,26 @@ def test_bad_init_box_argument(tmp_path):
         read_folder(tmp_path / "f", "1,2,3")
     with pytest.raises(SequenceError, match="zero or negative size"):
         read_folder(tmp_path / "f", "1,2,0,3")
+
+
+def test_otb_copy_reads_back_as_the_same_truncated_sequences(tmp_path):
+    from fcnt_jax.benchmark import load_sequences
+    from fcnt_jax.data.otb import write_otb_copy
+
+    # David's frames start at 0300 (a quirk the copy must not need); a VOT sequence has polygons.
+    originals = [read_otb(shared_path("OTB", "David")).truncated(6), read_vot(shared_path("VOT2015", "bag")).truncated(4)]
+    write_otb_copy(originals, tmp_path / "copy")
+    copies = {c.name: c for c in load_sequences("otb", tmp_path / "copy")}
+    assert sorted(copies) == ["David", "bag"]
+    for seq in originals:
+        copy = copies[seq.name]
+        assert len(copy) == len(seq) and copy.attributes == seq.attributes
+        assert all(a.read_bytes() == b.read_bytes() for a, b in zip(map(Path, seq.frame_paths), copy.frame_paths))
+        np.testing.assert_allclose(copy.groundtruth, seq.groundtruth, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(copy.init_box, seq.init_box, rtol=0, atol=1e-9)
+    with pytest.raises(SequenceError, match="copy: exists; give a new folder"):
+        write_otb_copy(originals, tmp_path / "copy")
+    no_truth = read_folder(shared_path("OTB", "Crossing", "img"), "205,151,17,50").truncated(3)
+    with pytest.raises(SequenceError, match="img: no ground truth"):
+        write_otb_copy([originals[0], no_truth], tmp_path / "other")
+    assert not (tmp_path / "other").exists() and [p.name for p in tmp_path.iterdir()] == ["copy"]  # nothing half-written

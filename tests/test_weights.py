@@ -38,6 +38,26 @@ def test_npz_round_trip_and_cli(tmp_path, vgg_params_host, capsys):
     assert "conv1_1: kernel" in capsys.readouterr().err
 
 
+def test_compact_copy_is_the_same_bits_and_smaller(tmp_path, vgg_params_host, capsys):
+    plain, compact = tmp_path / "plain.npz", tmp_path / "compact.npz"
+    W.save_npz(vgg_params_host, plain)
+    assert W.main(["--verify", "--weights", str(plain), "--compact_copy", str(compact)]) == 0
+    assert "reads back bit for bit" in capsys.readouterr().out
+    loaded = W.load_vgg16_params(compact)
+    for name, layer in vgg_params_host.items():
+        for k, v in layer.items():
+            assert loaded[name][k].dtype == np.float32
+            np.testing.assert_array_equal(loaded[name][k].view(np.uint32), v.view(np.uint32))
+    # Small enough to carry with the repository under a device call's 64 MiB (weights.md: 58.9 MB plain).
+    assert compact.stat().st_size < 0.9 * plain.stat().st_size
+    # Every bit pattern survives, the awkward ones included (odd shapes too).
+    odd = np.array([[-0.0, 1e-45, -3.4e38], [np.inf, np.nan, 1.0]], np.float32)
+    W.save_npz({"x": {"w": odd, "b": odd[0]}}, tmp_path / "odd.npz", compact=True)
+    back = W.params_from_npz(tmp_path / "odd.npz")["x"]
+    np.testing.assert_array_equal(back["w"].view(np.uint32), odd.view(np.uint32))
+    np.testing.assert_array_equal(back["b"].view(np.uint32), odd[0].view(np.uint32))
+
+
 def test_missing_and_corrupt_files_give_clear_errors(tmp_path, monkeypatch):
     with pytest.raises(W.WeightsError, match="(?s)no such weights file.*python -m fcnt_jax.weights"):
         W.load_vgg16_params(tmp_path / "absent.npz")

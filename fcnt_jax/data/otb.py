@@ -20,6 +20,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 
 from fcnt_jax.data.sequence import (Sequence, SequenceError, check_init_box, otb_boxes, read_box_file,
                                     require_frames)
@@ -123,3 +124,47 @@ def _from_files(folder: Path, base: str, target: int | None, name: str) -> Seque
 def otb_attributes(json_path: Path) -> dict[str, tuple[str, ...]]:
     """Sequence name -> OTB attribute names, from a pysot-format OTB100.json."""
     return {k: tuple(v.get("attr", ())) for k, v in _load_json(Path(json_path)).items()}
+
+
+def write_otb_copy(sequences: list[Sequence], root: Path) -> Path:
+    """The sequences as a new OTB-layout data set under ``root``: each frame file copied byte for
+    byte (renamed ``<Seq>/img/0001.jpg`` ..., extension kept) and an ``OTB100.json`` that holds the
+    copies' frames, ground truth and attributes, so the copy reads back as the same sequences.
+
+    For moving a few (truncated) real sequences to a machine where the data set is not, e.g. a
+    device call, which carries at most 64 MiB. ``root`` must not exist; it is written in a sibling
+    temporary folder and renamed, so a failure leaves nothing half-copied.
+    """
+    import os
+    import shutil
+    import tempfile
+
+    from fcnt_jax.geometry import box_to_otb
+
+    root = Path(root)
+    if root.exists():
+        raise SequenceError(f"{root}: exists; give a new folder")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}."))
+    try:
+        table = {}
+        for seq in sequences:
+            if seq.groundtruth is None:
+                raise SequenceError(f"{seq.name}: no ground truth; an OTB copy needs a box per frame")
+            if split_target(seq.name)[1] is not None or "/" in seq.name:
+                raise SequenceError(f"{seq.name}: a multi-target or nested name cannot be a copy's folder name")
+            (tmp / seq.name / "img").mkdir(parents=True)
+            names = []
+            for i, src in enumerate(seq.frame_paths, 1):
+                names.append(f"{seq.name}/img/{i:04d}{Path(src).suffix.lower()}")
+                shutil.copyfile(src, tmp / names[-1])
+            rows = box_to_otb(np.asarray(seq.groundtruth)).tolist()
+            (tmp / seq.name / "groundtruth_rect.txt").write_text("".join(",".join(map(repr, r)) + "\n" for r in rows))
+            table[seq.name] = {"video_dir": seq.name, "init_rect": rows[0], "img_names": names, "gt_rect": rows,
+                               "attr": list(seq.attributes)}
+        (tmp / "OTB100.json").write_text(json.dumps(table, indent=1) + "\n")
+        os.replace(tmp, root)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return root
