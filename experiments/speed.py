@@ -30,7 +30,8 @@ flags.DEFINE_bool("time_tracker", True, "time the tracker (the speed table); --n
 flags.DEFINE_string("accuracy_root", None, "OTB folder: also report the bfloat16 change in precision/AUC")
 flags.DEFINE_integer("accuracy_max_frames", None, "frames per sequence for the accuracy comparison")
 flags.DEFINE_string("weights", None, "VGG-16 weights file (default: the verified cache)")
-flags.DEFINE_string("output_dir", None, "where speed.json goes", required=True)
+flags.DEFINE_string("output_dir", None, "where speed.json goes")
+flags.DEFINE_string("table_from", None, "print the table of this speed.json (a cut-off run's too) and stop")
 FLAGS = flags.FLAGS
 
 
@@ -66,6 +67,15 @@ def main(argv):
     from fcnt_jax.run import stderr_log, write_text_atomic
     from fcnt_jax.speed import dtype_accuracy_change, markdown_table, measure
 
+    if FLAGS.table_from:
+        try:
+            print(markdown_table(json.loads(Path(FLAGS.table_from).read_text())))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise app.UsageError(f"--table_from={FLAGS.table_from}: not a readable speed.json "
+                                 f"({type(e).__name__}: {e})") from e
+        return 0
+    if not FLAGS.output_dir:
+        raise app.UsageError("--output_dir is required (or --table_from=speed.json to print a table)")
     if not FLAGS.time_tracker and not FLAGS.accuracy_root:
         raise app.UsageError("--notime_tracker leaves nothing to do without --accuracy_root")
     cfg = get_config("code", [f"backbone_dtype={FLAGS.dtype}"])

@@ -275,20 +275,26 @@ def markdown_table(data: dict) -> str:
 
 
 def speed_rows(data: dict) -> list[tuple[str, str]]:
-    """The speed table's rows."""
+    """The speed table's rows; the parts a cut-off run did not reach are named as missing."""
     rows = [("device", f"{data['device']} ({data['platform']}, {data['device_count']} device(s))"),
             ("backbone dtype", data["backbone_dtype"]), ("frames tracked", data["frames"]),
             ("compile_s", f"{data['compile_s']:.2f}"), ("init_s (after compile)", f"{data['init_s']:.3f}"),
             ("frame_s (whole step)", f"{data['frame_s']:.4f}"), ("fps_single", f"{data['fps_single']:.2f}")]
-    rows += [(f"  {k}", f"{v:.4f} s") for k, v in data["breakdown_s"].items()]
-    rows += [("  sum of phases", f"{data['breakdown_sum_s']:.4f} s"),
-             ("backbone_only_frame_s", f"{data['backbone_only_frame_s']:.4f}"),
-             ("ratio_to_backbone (interleaved)", f"{data['ratio_to_backbone']:.3f} "
-              f"(step {data['interleaved']['frame_s']:.4f} s / backbone {data['backbone_only_frame_s']:.4f} s)")]
+    if "breakdown_s" in data:
+        rows += [(f"  {k}", f"{v:.4f} s") for k, v in data["breakdown_s"].items()]
+        rows += [("  sum of phases", f"{data['breakdown_sum_s']:.4f} s")]
+    if "interleaved" in data:
+        rows += [("backbone_only_frame_s", f"{data['backbone_only_frame_s']:.4f}"),
+                 ("ratio_to_backbone (interleaved)", f"{data['ratio_to_backbone']:.3f} "
+                  f"(step {data['interleaved']['frame_s']:.4f} s / backbone {data['backbone_only_frame_s']:.4f} s)")]
     rows += [(f"fps_batch (B={b})", v if isinstance(v, str) else f"{v:.2f}") for b, v in data["fps_batch"].items()]
     rows += [(f"backbone TFLOP/s ({k}: {data['backbone_gflop_per_frame']:.1f} GFLOP x fps)", f"{v:.2f}")
              for k, v in data["backbone_tflops"].items()]
-    rows += [("peak_memory_mb", f"{data['peak_memory_mb']:.0f}")]
+    if "peak_memory_mb" in data:
+        rows += [("peak_memory_mb", f"{data['peak_memory_mb']:.0f}")]
+    missing = [part for part, key in (("ratio", "interleaved"), ("phase breakdown", "breakdown_s")) if key not in data]
+    if missing:
+        rows += [("not measured (run cut off)", ", ".join(missing))]
     if data["tracking_error"]:
         rows += [("tracking stopped early", data["tracking_error"])]
     return rows

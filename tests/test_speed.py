@@ -53,7 +53,10 @@ def test_measure_reports_every_figure(tmp_path):
         assert set(before) <= set(after)
     table = markdown_table(data)
     assert "| ratio_to_backbone (interleaved) |" in table and "| fps_batch (B=2) |" in table
-    assert "bfloat16 change" not in table
+    assert "bfloat16 change" not in table and "cut off" not in table
+    # A run cut off after its first part still gives a table that says what is missing.
+    partial = markdown_table(saved[0])
+    assert "| fps_single |" in partial and "| not measured (run cut off) | ratio, phase breakdown |" in partial
 
 
 def test_measure_survives_a_broken_frame_and_reports_it(tmp_path):
