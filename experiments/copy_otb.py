@@ -4,7 +4,7 @@
 
 Copies the frames each sequence tracks (byte for byte, first --max_frames) and their ground truth
 into a new OTB-layout folder with its own OTB100.json; the copy reads back as the same sequences,
-truncated (`fcnt_jax.data.otb.write_otb_copy`). The 8 dev sequences x 120 frames come to ~23 MB.
+truncated (`fcnt_jax.data.otb.write_otb_copy`). The 8 dev sequences x 120 frames come to 20.9 MiB.
 A device call carries the repository and at most 64 MiB in all: WORKSPACE.md ("On a lent GPU").
 """
 
