@@ -58,14 +58,12 @@ def resized_copy(seq, size: str, folder: Path):
 
 def main(argv):
     del argv
-    import jax
-
     from fcnt_jax import backbone, weights
     from fcnt_jax.benchmark import load_sequences
     from fcnt_jax.config import get_config
     from fcnt_jax.data import DEMO_SEQUENCE, open_sequence
     from fcnt_jax.run import stderr_log, write_text_atomic
-    from fcnt_jax.speed import dtype_accuracy_change, markdown_table, measure
+    from fcnt_jax.speed import device_info, dtype_accuracy_change, markdown_table, measure
 
     if FLAGS.table_from:
         try:
@@ -96,7 +94,7 @@ def main(argv):
             data.update(measure(params, seq, cfg, tuple(int(b) for b in FLAGS.batch_sizes), FLAGS.repeats,
                                 log=stderr_log, checkpoint=save))
     else:
-        data.update(device=jax.devices()[0].device_kind, platform=jax.devices()[0].platform)
+        data.update(device_info())
     save()
     if FLAGS.accuracy_root:
         sequences = [q.truncated(FLAGS.accuracy_max_frames) for q in load_sequences("otb", Path(FLAGS.accuracy_root))]

@@ -43,6 +43,12 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
+def device_info() -> dict:
+    """Which machine the figures come from (speed.json's first keys)."""
+    device = jax.devices()[0]
+    return {"device": device.device_kind, "platform": device.platform, "device_count": jax.device_count()}
+
+
 def phase_times(vgg_params, seq: Sequence, cfg: FCNTConfig, repeats: int = 5) -> dict[str, float]:
     """Seconds per call of each phase on the sequence's first frame, with a real initial state."""
     frame = load_frame(seq.frame_paths[0])
@@ -159,8 +165,7 @@ def measure(vgg_params, seq: Sequence, cfg: FCNTConfig, batch_sizes: tuple[int, 
     log(f"{seq.name}: tracking {len(seq)} frames ...")
     result = track_sequence(vgg_params, seq, cfg, log=log, progress_every=0)
     data = {
-        "device": jax.devices()[0].device_kind, "platform": jax.devices()[0].platform,
-        "device_count": jax.device_count(), "backbone_dtype": cfg.backbone_dtype,
+        **device_info(), "backbone_dtype": cfg.backbone_dtype,
         "sequence": seq.name, "frames": len(seq),
         "compile_s": result.timing["compile_s"], "init_s": result.timing["init_after_compile_s"],
         "frame_s": 1.0 / result.timing["track_fps"], "fps_single": result.timing["track_fps"],

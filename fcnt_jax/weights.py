@@ -192,7 +192,7 @@ def _to_planes(v: np.ndarray) -> np.ndarray:
 
 
 def _from_planes(planes: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(np.moveaxis(planes, 0, -1)).view("<f4")[..., 0].astype(np.float32)
+    return np.ascontiguousarray(np.moveaxis(planes, 0, -1)).view("<f4")[..., 0]
 
 
 def save_npz(params: Params, path: Path, compact: bool = False) -> None:
@@ -337,7 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.compact_copy:
         out = Path(args.compact_copy)
         save_npz(params, out, compact=True)
-        if any(not np.array_equal(params[n][k], v[k]) for n, v in params_from_npz(out).items() for k in v):
+        copy = params_from_npz(out)
+        if any(not np.array_equal(v.view(np.uint32), copy[n][k].view(np.uint32))
+               for n, layer in params.items() for k, v in layer.items()):
             print(f"error: {out} does not read back bit for bit", file=sys.stderr)
             return 1
         print(f"compact copy: {out} ({out.stat().st_size:,} bytes), reads back bit for bit")
