@@ -4,10 +4,11 @@
 
 Tracks the bundled demo (or --sequence) once, times each phase of the step as its own jitted
 function, then tracks batches of copies of the sequence; prints a table and writes
-<output_dir>/speed.json. With --accuracy_root it also tracks those sequences in float32 and in
-bfloat16 and reports the change in precision@20 / AUC (--notime_tracker: only that). speed.json is
-rewritten after every part, so a run cut off (a device call's time limit, out of memory) keeps what
-it measured. Expected figures: WORKSPACE.md ("Speed").
+<output_dir>/speed.json and speed.png (the frame time by phase and the frame rates, as bars). With
+--accuracy_root it also tracks those sequences in float32 and in bfloat16 and reports the change in
+precision@20 / AUC (--notime_tracker: only that). speed.json and speed.png are rewritten after every
+part, so a run cut off (a device call's time limit, out of memory) keeps what it measured.
+Expected figures: WORKSPACE.md ("Speed").
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ flags.DEFINE_string("accuracy_root", None, "OTB folder: also report the bfloat16
 flags.DEFINE_integer("accuracy_max_frames", None, "frames per sequence for the accuracy comparison")
 flags.DEFINE_string("weights", None, "VGG-16 weights file (default: the verified cache)")
 flags.DEFINE_string("output_dir", None, "where speed.json goes")
-flags.DEFINE_string("table_from", None, "print the table of this speed.json (a cut-off run's too) and stop")
+flags.DEFINE_string("table_from", None, "print the table of this speed.json (a cut-off run's too) and stop; "
+                    "with --output_dir, also draw its speed.png there")
 FLAGS = flags.FLAGS
 
 
@@ -63,14 +65,24 @@ def main(argv):
     from fcnt_jax.config import get_config
     from fcnt_jax.data import DEMO_SEQUENCE, open_sequence
     from fcnt_jax.run import stderr_log, write_text_atomic
-    from fcnt_jax.speed import device_info, dtype_accuracy_change, markdown_table, measure
+    from fcnt_jax.eval.report import save_png
+    from fcnt_jax.speed import device_info, dtype_accuracy_change, markdown_table, measure, speed_chart
+
+    def draw(chart, folder: Path) -> None:
+        if chart is not None:  # None before the first part is timed
+            save_png(chart, folder / "speed.png")
 
     if FLAGS.table_from:
         try:
-            print(markdown_table(json.loads(Path(FLAGS.table_from).read_text())))
+            stored = json.loads(Path(FLAGS.table_from).read_text())
+            table, chart = markdown_table(stored), speed_chart(stored)
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise app.UsageError(f"--table_from={FLAGS.table_from}: not a readable speed.json "
                                  f"({type(e).__name__}: {e})") from e
+        print(table)
+        if FLAGS.output_dir:
+            Path(FLAGS.output_dir).mkdir(parents=True, exist_ok=True)
+            draw(chart, Path(FLAGS.output_dir))
         return 0
     if not FLAGS.output_dir:
         raise app.UsageError("--output_dir is required (or --table_from=speed.json to print a table)")
@@ -85,6 +97,7 @@ def main(argv):
 
     def save(part: dict | None = None):  # after every part, atomically: a run cut off keeps what it measured
         write_text_atomic(out / "speed.json", json.dumps({**data, **(part or {})}, indent=2) + "\n")
+        draw(speed_chart({**data, **(part or {})}), out)
 
     if FLAGS.time_tracker:
         seq = open_sequence(FLAGS.sequence or DEMO_SEQUENCE).truncated(FLAGS.max_frames)

@@ -294,7 +294,7 @@ def speed_rows(data: dict) -> list[tuple[str, str]]:
                   f"(step {data['interleaved']['frame_s']:.4f} s / backbone {data['backbone_only_frame_s']:.4f} s)")]
     rows += [(f"fps_batch (B={b})", v if isinstance(v, str) else f"{v:.2f}") for b, v in data["fps_batch"].items()]
     rows += [(f"backbone TFLOP/s ({k}: {data['backbone_gflop_per_frame']:.1f} GFLOP x fps)", f"{v:.2f}")
-             for k, v in data["backbone_tflops"].items()]
+             for k, v in data.get("backbone_tflops", {}).items()]  # absent from runs before it existed
     if "peak_memory_mb" in data:
         rows += [("peak_memory_mb", f"{data['peak_memory_mb']:.0f}")]
     missing = [part for part, key in (("ratio", "interleaved"), ("phase breakdown", "breakdown_s")) if key not in data]
@@ -319,3 +319,41 @@ def accuracy_rows(change: dict | None) -> list[tuple[str, str]]:
     if change and change["failed"]:
         rows += [(f"  {name} failed", why) for name, why in change["failed"].items()]
     return rows
+
+
+PHASE_NAMES = {"decode": "decode", "crop_backbone": "backbone (+ crop)", "heads_forward": "GNet/SNet forward",
+               "localisation": "localisation", "updates_amortised": "updates (amortised)"}
+
+
+def speed_chart(data: dict):
+    """speed.json as a picture (a PIL image), or None before the first part is timed.
+
+    Top: the frame time in ms, split by phase, beside the whole step and the backbone alone timed
+    in alternation (their quotient is ``ratio_to_backbone``). Bottom: frames per second, one
+    sequence and each batch size's aggregate. A cut-off run draws the parts it reached.
+    """
+    from fcnt_jax.eval.report import bar_chart, stack_images
+
+    if "fps_single" not in data:
+        return None
+    where = f"{data['device']}, {data['backbone_dtype']} backbone"
+    panels, rows = [], []
+    if "breakdown_s" in data:
+        rows.append(("step, phases timed apart",
+                     [(PHASE_NAMES.get(k, k), v * 1e3) for k, v in data["breakdown_s"].items()]))
+    if "interleaved" in data:
+        rows += [("step, interleaved", [("whole step", data["interleaved"]["frame_s"] * 1e3)]),
+                 ("VGG-16 alone, interleaved", [("backbone (+ crop)", data["backbone_only_frame_s"] * 1e3)])]
+    if rows:
+        ratio = f": ratio_to_backbone {data['ratio_to_backbone']:.2f}" if "interleaved" in data else ""
+        panels.append(bar_chart(rows, f"Frame time ({where}){ratio}", "ms per frame",
+                                colours={"whole step": (127, 127, 127)}, value_format="{:.1f} ms"))
+    fps = [("one sequence", [("fps", data["fps_single"])])]
+    fps += [(f"batch of {b} (aggregate)", [("fps", v)]) for b, v in data["fps_batch"].items()
+            if not isinstance(v, str)]
+    failed = [b for b, v in data["fps_batch"].items() if isinstance(v, str)]
+    note = f" (B={', '.join(failed)} failed)" if failed else ""
+    note += "; frame time not measured (run cut off)" if not rows else ""
+    fmt = "{:.2f}" if max(segments[0][1] for _, segments in fps) < 10 else "{:.0f}"
+    panels.append(bar_chart(fps, f"Frames per second ({where}){note}", "frames per second", value_format=fmt))
+    return stack_images(panels)

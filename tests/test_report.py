@@ -5,10 +5,11 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from fcnt_jax.data import Sequence
-from fcnt_jax.eval.report import OTB_ATTRIBUTES, PALETTE, attribute_subsets, line_plot, write_report
+from fcnt_jax.eval.report import OTB_ATTRIBUTES, PALETTE, attribute_subsets, bar_chart, line_plot, write_report
 from fcnt_jax.geometry import box_to_otb
 
 from tests.conftest import REPO_ROOT, shared_path
@@ -62,6 +63,39 @@ def test_line_plot_draws_each_series_in_its_colour():
         close = np.abs(img.astype(int) - colour).sum(-1) < 40
         assert close.sum() > 300, colour  # a curve and its legend swatch
     assert np.abs(img.astype(int) - PALETTE[2]).sum(-1).min() > 40  # no third series
+
+
+def _bar_pixels(img: np.ndarray, colour) -> tuple[int, int]:
+    """(row, pixel count) of the image row holding the most pixels of ``colour``."""
+    close = np.abs(img.astype(int) - colour).sum(-1) < 12
+    row = int(close.sum(1).argmax())
+    return row, int(close[row].sum())
+
+
+def test_bar_chart_draws_segments_to_scale():
+    # Bar 1 is 1 + 3, bar 2 is 2 + 0: on one scale, segment b is three times a's width, and bar 2's
+    # a is twice bar 1's a.
+    img = np.asarray(bar_chart([("one", [("a", 1.0), ("b", 3.0)]), ("two", [("a", 2.0), ("b", 0.0)])],
+                               "t", "x", width=1200))  # wide: the antialiased edges matter less
+    b_row, b_width = _bar_pixels(img, PALETTE[1])
+    close_a = np.abs(img.astype(int) - PALETTE[0]).sum(-1) < 12
+    a_rows = np.flatnonzero(close_a.sum(1) > 50)
+    one_a = int(close_a[b_row].sum())  # bar 1's a lies on the row where b is widest
+    two_a = int(close_a[a_rows.max()].sum())  # bar 2 is drawn below bar 1
+    assert one_a > 50 and abs(b_width / one_a - 3.0) < 0.1 and abs(two_a / one_a - 2.0) < 0.1
+    # Both names in the legend; a third colour nowhere.
+    assert np.abs(img.astype(int) - PALETTE[2]).sum(-1).min() > 40
+    one_segment = np.asarray(bar_chart([("only", [("a", 1.0)])], "t", "x"))
+    assert one_segment.shape[0] < img.shape[0]  # one bar and no legend line: a shorter picture
+    # A named colour wins over the palette.
+    grey = np.asarray(bar_chart([("g", [("w", 1.0)])], "t", "x", colours={"w": (127, 127, 127)}))
+    assert _bar_pixels(grey, (127, 127, 127))[1] > 100 and _bar_pixels(grey, PALETTE[0])[1] == 0
+
+
+@pytest.mark.parametrize("rows", [[], [("x", [("a", -1.0)])], [("x", [("a", float("nan"))])]])
+def test_bar_chart_refuses_what_it_cannot_draw(rows):
+    with pytest.raises(ValueError, match="finite values >= 0"):
+        bar_chart(rows, "t", "x")
 
 
 def test_report_cli_on_published_results(tmp_path):

@@ -1,16 +1,23 @@
 """The speed breakdown runs end to end (small shapes) and its numbers are consistent."""
 
 import json
+import subprocess
+import sys
 
 import jax
+import numpy as np
 import pytest
+from PIL import Image
 
 from fcnt_jax.config import get_config
 from fcnt_jax.data import open_sequence
 from fcnt_jax import backbone
-from fcnt_jax.speed import dtype_accuracy_change, markdown_table, measure, summarise_changes, time_call
+from fcnt_jax.eval.report import PALETTE
+from fcnt_jax.speed import (dtype_accuracy_change, markdown_table, measure, speed_chart, summarise_changes,
+                             time_call)
 
 from tests.test_backbone import tiny_params
+from tests.conftest import REPO_ROOT
 from tests.test_batch import make_dataset
 from tests.test_tracker import TINY
 
@@ -57,6 +64,35 @@ def test_measure_reports_every_figure(tmp_path):
     # A run cut off after its first part still gives a table that says what is missing.
     partial = markdown_table(saved[0])
     assert "| fps_single |" in partial and "| not measured (run cut off) | ratio, phase breakdown |" in partial
+    # The picture: the phases in their colours above the frame rates; a cut-off run draws only the rates.
+    full, cut = np.asarray(speed_chart(data)), np.asarray(speed_chart(saved[0]))
+    assert full.shape[0] > cut.shape[0] and full.shape[1] == cut.shape[1]
+    def widest(img, colour):  # the longest horizontal run of the colour: a bar, not text's grey edges
+        close = np.abs(img.astype(int) - colour).sum(-1) < 12
+        return max(max((len(run) for run in "".join("x" if c else " " for c in row).split()), default=0)
+                   for row in close)
+
+    for colour in (PALETTE[1], (127, 127, 127)):  # the backbone (+ crop) and the whole step
+        assert widest(full, colour) > 100 and widest(cut, colour) < 10, colour
+    assert speed_chart({"device": "cpu", "platform": "cpu", "device_count": 1}) is None  # nothing timed yet
+
+
+def test_speed_cli_redraws_a_stored_run_and_names_a_bad_file(tmp_path):
+    stored = {"device": "cpu", "platform": "cpu", "device_count": 1, "backbone_dtype": "float32", "frames": 40,
+              "compile_s": 10.0, "init_s": 9.0, "frame_s": 0.8, "fps_single": 1.25, "fps_batch": {"4": 4.5,
+              "64": "failed: XlaRuntimeError: RESOURCE_EXHAUSTED"}, "tracking_error": None}  # an older run: no TFLOP/s
+    (tmp_path / "speed.json").write_text(json.dumps(stored))
+    run = [sys.executable, "-m", "experiments.speed", f"--table_from={tmp_path / 'speed.json'}"]
+    proc = subprocess.run(run + [f"--output_dir={tmp_path / 'out'}"], capture_output=True, text=True, cwd=REPO_ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "| fps_batch (B=64) | failed: XlaRuntimeError" in proc.stdout
+    assert "| not measured (run cut off) | ratio, phase breakdown |" in proc.stdout
+    with Image.open(tmp_path / "out" / "speed.png") as im:
+        assert im.mode == "RGB" and im.width == 900
+    (tmp_path / "bad.json").write_text("{not json")
+    proc = subprocess.run(run[:3] + [f"--table_from={tmp_path / 'bad.json'}"], capture_output=True, text=True,
+                          cwd=REPO_ROOT)
+    assert proc.returncode != 0 and "bad.json: not a readable speed.json (JSONDecodeError" in proc.stderr
 
 
 def test_measure_survives_a_broken_frame_and_reports_it(tmp_path):

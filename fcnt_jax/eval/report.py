@@ -190,7 +190,103 @@ def ope_plots(summary: dict[str, metrics.Curves], suffix: str = "", highlight: s
     return precision, success
 
 
-def _save_png(image: Image.Image, path: Path) -> None:
+def _nice_step(span: float, ticks: int = 6) -> float:
+    """A tick step of 1, 2 or 5 x 10^k that cuts ``span`` into at most about ``ticks`` parts."""
+    raw = span / ticks
+    power = 10.0 ** np.floor(np.log10(raw))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+
+
+def bar_chart(rows: list[tuple[str, list[tuple[str, float]]]], title: str, xlabel: str,
+              colours: dict[str, tuple[int, int, int]] | None = None, value_format: str = "{:.1f}",
+              width: int = 900) -> Image.Image:
+    """Horizontal bars on one scale, each split into named segments (a stacked bar), drawn at 2x
+    and downsampled like :func:`line_plot`.
+
+    ``rows`` are (bar label, [(segment name, value), ...]); a segment keeps its colour in every
+    bar (``colours`` by name, else the palette in order of first appearance). The bar's total is
+    written at its end with ``value_format``; a legend lists the segment names when there are
+    several. Values must be finite and >= 0.
+    """
+    names = list(dict.fromkeys(name for _, segments in rows for name, _ in segments))
+    colours = {**{n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}, **(colours or {})}
+    values = [v for _, segments in rows for _, v in segments]
+    if not rows or not all(np.isfinite(v) and v >= 0 for v in values):
+        raise ValueError(f"bar_chart needs rows of finite values >= 0, got {rows}")
+    s = 2
+    f_axis, f_tick, f_label = _font(15 * s), _font(13 * s), _font(14 * s)
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    left = int(max(probe.textlength(label, font=f_label) for label, _ in rows)) + 20 * s
+    W = width * s
+    f_title = next(f for f in (_font(pt * s) for pt in range(20, 10, -1))  # a long title gets smaller
+                   if probe.textlength(title, font=f) <= W - 20 * s or getattr(f, "size", 0) <= 11 * s)
+    row_h, top, axis_h = 34 * s, 46 * s, 52 * s
+    legend_lines = _legend_lines(probe, names, f_label, W - 24 * s - left, 42 * s) if len(names) > 1 else []
+    H = top + len(rows) * row_h + axis_h + len(legend_lines) * 22 * s + 10 * s
+    img = Image.new("RGB", (W, H), "white")
+    d = ImageDraw.Draw(img)
+    x0, x1, y1 = left, W - 24 * s, top + len(rows) * row_h
+    totals = [sum(v for _, v in segments) for _, segments in rows]
+    xmax = max(max(totals), 1e-12) * 1.18  # room for the value written after the longest bar
+    step = _nice_step(xmax)
+
+    def px(x):
+        return x0 + x / xmax * (x1 - x0)
+
+    for i in range(int(xmax / step) + 1):
+        X = px(i * step)
+        d.line([(X, top), (X, y1)], fill=(225, 225, 225), width=s)
+        d.text((X, y1 + 6 * s), f"{i * step:g}", fill="black", font=f_tick, anchor="mt")
+    d.text((W / 2, 12 * s), title, fill="black", font=f_title, anchor="mt")
+    d.text(((x0 + x1) / 2, y1 + 26 * s), xlabel, fill="black", font=f_axis, anchor="mt")
+    for r, ((label, segments), total) in enumerate(zip(rows, totals)):
+        yc = top + (r + 0.5) * row_h
+        d.text((x0 - 10 * s, yc), label, fill="black", font=f_label, anchor="rm")
+        start = 0.0
+        for name, value in segments:
+            if value > 0:
+                d.rectangle([px(start), yc - 11 * s, px(start + value), yc + 11 * s], fill=colours[name])
+            start += value
+        d.text((px(total) + 6 * s, yc), value_format.format(total), fill="black", font=f_label, anchor="lm")
+    d.line([(x0, top), (x0, y1)], fill="black", width=s)
+    ly = y1 + axis_h
+    for line in legend_lines:
+        lx = x0
+        for name in line:
+            d.rectangle([lx, ly + 3 * s, lx + 14 * s, ly + 17 * s], fill=colours[name])
+            d.text((lx + 20 * s, ly + 10 * s), name, fill="black", font=f_label, anchor="lm")
+            lx += 20 * s + probe.textlength(name, font=f_label) + 22 * s
+        ly += 22 * s
+    return img.resize((W // s, H // s), Image.LANCZOS)
+
+
+def _legend_lines(draw: ImageDraw.ImageDraw, names: list[str], font, room: float, gap: float) -> list[list[str]]:
+    """The legend's entries (a swatch and ``gap`` pixels beside each name), wrapped into lines that
+    fit ``room`` pixels."""
+    lines, used = [[]], 0.0
+    for name in names:
+        w = gap + draw.textlength(name, font=font)
+        if lines[-1] and used + w > room:
+            lines.append([])
+            used = 0.0
+        lines[-1].append(name)
+        used += w
+    return lines
+
+
+def stack_images(images: list[Image.Image]) -> Image.Image:
+    """Images one under the other on white, left-aligned."""
+    sheet = Image.new("RGB", (max(i.width for i in images), sum(i.height for i in images)), "white")
+    y = 0
+    for image in images:
+        sheet.paste(image, (0, y))
+        y += image.height
+    return sheet
+
+
+def save_png(image: Image.Image, path: str | Path) -> None:
+    """Write a PNG atomically (a temporary file, then a rename): a reader never sees half of it."""
+    path = Path(path)
     tmp = path.with_suffix(".tmp.png")
     image.save(tmp, format="PNG", optimize=True)
     tmp.replace(path)
@@ -260,16 +356,16 @@ def write_report(result_dirs: list[Path], sequences: list[Sequence], output_dir:
         raise ValueError(f"two result folders share a name: {names}; tracker names are folder names")
 
     precision, success = ope_plots(summarize(trackers), highlight=highlight)
-    _save_png(precision, output_dir / "precision_plots.png")
-    _save_png(success, output_dir / "success_plots.png")
+    save_png(precision, output_dir / "precision_plots.png")
+    save_png(success, output_dir / "success_plots.png")
     subsets = attribute_subsets(sequences)
     attr_dir = output_dir / "attributes"
     tiles = []
     for attr, subset in subsets.items():
         attr_dir.mkdir(exist_ok=True)
         p_img, s_img = ope_plots(summarize(trackers, subset), f" - {OTB_ATTRIBUTES[attr]} ({len(subset)})", highlight)
-        _save_png(p_img, attr_dir / f"precision_plots_{attr}.png")
-        _save_png(s_img, attr_dir / f"success_plots_{attr}.png")
+        save_png(p_img, attr_dir / f"precision_plots_{attr}.png")
+        save_png(s_img, attr_dir / f"success_plots_{attr}.png")
         tiles.append(s_img.resize((s_img.width // 2, s_img.height // 2), Image.LANCZOS))
     if tiles:  # every attribute's success plot on one page
         cols = 3
@@ -277,7 +373,7 @@ def write_report(result_dirs: list[Path], sequences: list[Sequence], output_dir:
         sheet = Image.new("RGB", (cols * tiles[0].width, rows * tiles[0].height), "white")
         for i, tile in enumerate(tiles):
             sheet.paste(tile, ((i % cols) * tile.width, (i // cols) * tile.height))
-        _save_png(sheet, output_dir / "success_plots_attributes.png")
+        save_png(sheet, output_dir / "success_plots_attributes.png")
 
     text = markdown_report(trackers, sequences, max_frames, invalid, skipped)
     overall = summarize(trackers)
