@@ -1,4 +1,5 @@
-"""Score result folders against a data set and draw the OPE plots (Pillow only, no matplotlib).
+"""Score result folders against a data set and draw the OPE plots; bar charts for the speed
+benchmark (Pillow only, no matplotlib).
 
 A tracker is a folder of ``<Seq>.txt`` result files; its name is the folder's name. Every tracker
 is scored on the same frames (the first ``max_frames`` ground-truth rows of each sequence when
