@@ -67,6 +67,7 @@ def test_measure_reports_every_figure(tmp_path):
     # The picture: the phases in their colours above the frame rates; a cut-off run draws only the rates.
     full, cut = np.asarray(speed_chart(data)), np.asarray(speed_chart(saved[0]))
     assert full.shape[0] > cut.shape[0] and full.shape[1] == cut.shape[1]
+
     def widest(img, colour):  # the longest horizontal run of the colour: a bar, not text's grey edges
         close = np.abs(img.astype(int) - colour).sum(-1) < 12
         return max(max((len(run) for run in "".join("x" if c else " " for c in row).split()), default=0)
