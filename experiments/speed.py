@@ -96,8 +96,9 @@ def main(argv):
     data = {"command": command}
 
     def save(part: dict | None = None):  # after every part, atomically: a run cut off keeps what it measured
-        write_text_atomic(out / "speed.json", json.dumps({**data, **(part or {})}, indent=2) + "\n")
-        draw(speed_chart({**data, **(part or {})}), out)
+        current = {**data, **(part or {})}
+        write_text_atomic(out / "speed.json", json.dumps(current, indent=2) + "\n")
+        draw(speed_chart(current), out)
 
     if FLAGS.time_tracker:
         seq = open_sequence(FLAGS.sequence or DEMO_SEQUENCE).truncated(FLAGS.max_frames)

@@ -63,7 +63,7 @@ def conv_flops(height: int, width: int) -> int:
     """FLOPs (2 per multiply-add) of the 13 convolutions on one ``height x width`` input.
 
     Only kernel taps that fall inside the (pooled) image count: SAME padding's zeros are no
-    work, and XLA's cost analysis does not count them either. 368x368 gives ~82 GFLOP, the
+    work, and XLA's cost analysis does not count them either. 368x368 gives 81.2 GFLOP, the
     roofline behind a frame rate (GFLOP x fps = the convolution throughput it takes).
     """
     def taps(n: int) -> int:  # a 3-wide kernel over n positions: 3 taps inside, 2 at each edge

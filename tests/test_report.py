@@ -65,11 +65,15 @@ def test_line_plot_draws_each_series_in_its_colour():
     assert np.abs(img.astype(int) - PALETTE[2]).sum(-1).min() > 40  # no third series
 
 
-def _bar_pixels(img: np.ndarray, colour) -> tuple[int, int]:
-    """(row, pixel count) of the image row holding the most pixels of ``colour``."""
+def bar_runs(img: np.ndarray, colour) -> np.ndarray:
+    """Per image row, the longest horizontal run of pixels of ``colour``: a bar's width on its
+    rows, a few pixels at most where text's antialiased edges happen to match."""
     close = np.abs(img.astype(int) - colour).sum(-1) < 12
-    row = int(close.sum(1).argmax())
-    return row, int(close[row].sum())
+    best = current = np.zeros(len(close), int)
+    for column in close.T:
+        current = np.where(column, current + 1, 0)
+        best = np.maximum(best, current)
+    return best
 
 
 def test_bar_chart_draws_segments_to_scale():
@@ -77,11 +81,10 @@ def test_bar_chart_draws_segments_to_scale():
     # a is twice bar 1's a.
     img = np.asarray(bar_chart([("one", [("a", 1.0), ("b", 3.0)]), ("two", [("a", 2.0), ("b", 0.0)])],
                                "t", "x", width=1200))  # wide: the antialiased edges matter less
-    b_row, b_width = _bar_pixels(img, PALETTE[1])
-    close_a = np.abs(img.astype(int) - PALETTE[0]).sum(-1) < 12
-    a_rows = np.flatnonzero(close_a.sum(1) > 50)
-    one_a = int(close_a[b_row].sum())  # bar 1's a lies on the row where b is widest
-    two_a = int(close_a[a_rows.max()].sum())  # bar 2 is drawn below bar 1
+    runs_a, runs_b = bar_runs(img, PALETTE[0]), bar_runs(img, PALETTE[1])
+    b_row, b_width = int(runs_b.argmax()), int(runs_b.max())
+    one_a = int(runs_a[b_row])  # bar 1's a lies on the row where b is widest
+    two_a = int(runs_a[np.flatnonzero(runs_a > 50).max()])  # bar 2 is drawn below bar 1
     assert one_a > 50 and abs(b_width / one_a - 3.0) < 0.1 and abs(two_a / one_a - 2.0) < 0.1
     # Both names in the legend; a third colour nowhere.
     assert np.abs(img.astype(int) - PALETTE[2]).sum(-1).min() > 40
@@ -89,7 +92,7 @@ def test_bar_chart_draws_segments_to_scale():
     assert one_segment.shape[0] < img.shape[0]  # one bar and no legend line: a shorter picture
     # A named colour wins over the palette.
     grey = np.asarray(bar_chart([("g", [("w", 1.0)])], "t", "x", colours={"w": (127, 127, 127)}))
-    assert _bar_pixels(grey, (127, 127, 127))[1] > 100 and _bar_pixels(grey, PALETTE[0])[1] == 0
+    assert bar_runs(grey, (127, 127, 127)).max() > 100 and bar_runs(grey, PALETTE[0]).max() == 0
 
 
 @pytest.mark.parametrize("rows", [[], [("x", [("a", -1.0)])], [("x", [("a", float("nan"))])]])

@@ -18,6 +18,7 @@ from fcnt_jax.speed import (dtype_accuracy_change, markdown_table, measure, spee
 
 from tests.test_backbone import tiny_params
 from tests.conftest import REPO_ROOT
+from tests.test_report import bar_runs
 from tests.test_batch import make_dataset
 from tests.test_tracker import TINY
 
@@ -67,14 +68,8 @@ def test_measure_reports_every_figure(tmp_path):
     # The picture: the phases in their colours above the frame rates; a cut-off run draws only the rates.
     full, cut = np.asarray(speed_chart(data)), np.asarray(speed_chart(saved[0]))
     assert full.shape[0] > cut.shape[0] and full.shape[1] == cut.shape[1]
-
-    def widest(img, colour):  # the longest horizontal run of the colour: a bar, not text's grey edges
-        close = np.abs(img.astype(int) - colour).sum(-1) < 12
-        return max(max((len(run) for run in "".join("x" if c else " " for c in row).split()), default=0)
-                   for row in close)
-
     for colour in (PALETTE[1], (127, 127, 127)):  # the backbone (+ crop) and the whole step
-        assert widest(full, colour) > 100 and widest(cut, colour) < 10, colour
+        assert bar_runs(full, colour).max() > 100 and bar_runs(cut, colour).max() < 10, colour
     assert speed_chart({"device": "cpu", "platform": "cpu", "device_count": 1}) is None  # nothing timed yet
 
 

@@ -222,7 +222,8 @@ def bar_chart(rows: list[tuple[str, list[tuple[str, float]]]], title: str, xlabe
     f_title = next(f for f in (_font(pt * s) for pt in range(20, 10, -1))  # a long title gets smaller
                    if probe.textlength(title, font=f) <= W - 20 * s or getattr(f, "size", 0) <= 11 * s)
     row_h, top, axis_h = 34 * s, 46 * s, 52 * s
-    legend_lines = _legend_lines(probe, names, f_label, W - 24 * s - left, 42 * s) if len(names) > 1 else []
+    swatch, gap = 20 * s, 22 * s  # a legend entry: swatch + name + gap
+    legend_lines = _legend_lines(probe, names, f_label, W - 24 * s - left, swatch + gap) if len(names) > 1 else []
     H = top + len(rows) * row_h + axis_h + len(legend_lines) * 22 * s + 10 * s
     img = Image.new("RGB", (W, H), "white")
     d = ImageDraw.Draw(img)
@@ -255,8 +256,8 @@ def bar_chart(rows: list[tuple[str, list[tuple[str, float]]]], title: str, xlabe
         lx = x0
         for name in line:
             d.rectangle([lx, ly + 3 * s, lx + 14 * s, ly + 17 * s], fill=colours[name])
-            d.text((lx + 20 * s, ly + 10 * s), name, fill="black", font=f_label, anchor="lm")
-            lx += 20 * s + probe.textlength(name, font=f_label) + 22 * s
+            d.text((lx + swatch, ly + 10 * s), name, fill="black", font=f_label, anchor="lm")
+            lx += swatch + probe.textlength(name, font=f_label) + gap
         ly += 22 * s
     return img.resize((W // s, H // s), Image.LANCZOS)
 
