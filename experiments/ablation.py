@@ -17,6 +17,8 @@ from pathlib import Path
 
 from absl import app, flags
 
+from experiments import run_main
+
 from fcnt_jax.config import ABLATIONS
 
 # Display names of the paper's Tables 2-3.
@@ -64,4 +66,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_main(main)

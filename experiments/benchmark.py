@@ -17,6 +17,8 @@ from pathlib import Path
 
 from absl import app, flags
 
+from experiments import run_main
+
 flags.DEFINE_enum("dataset", "otb", ["otb", "vot", "uav123"], "data set layout")
 flags.DEFINE_string("dataset_root", None, "folder holding the sequences", required=True)
 flags.DEFINE_list("sequences", None, "only these sequences (comma-separated names)")
@@ -73,4 +75,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_main(main)

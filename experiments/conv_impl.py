@@ -20,7 +20,9 @@ import json
 import sys
 from pathlib import Path
 
-from absl import app, flags
+from absl import flags
+
+from experiments import run_main
 
 flags.DEFINE_list("impls", ["xla", "shifted", "rows", "taps", "auto"],
                   "implementations to compare (auto: the default in SGD loops)")
@@ -154,4 +156,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_main(main)

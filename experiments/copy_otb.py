@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from absl import app, flags
+from absl import flags
+
+from experiments import run_main
 
 flags.DEFINE_string("root", None, "OTB data set folder", required=True)
 flags.DEFINE_list("sequences", None, "only these sequences (default: all in --root)")
@@ -34,4 +36,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_main(main)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from absl import app, flags
 
+from experiments import run_main
+
 flags.DEFINE_string("sequence", None, "OTB sequence folder (img/ + groundtruth_rect.txt)", required=True)
 flags.DEFINE_integer("frames", 1000, "length of the new sequence", lower_bound=1)
 flags.DEFINE_string("output_dir", None, "new sequence folder (must not exist)", required=True)
@@ -48,4 +50,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_main(main)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from absl import app, flags
 
+from experiments import run_main
+
 flags.DEFINE_list("results", None, "result folders (globs allowed), one tracker each", required=True)
 flags.DEFINE_list("names", [], "display names for the first result folders, in order")
 flags.DEFINE_enum("dataset", "otb", ["otb", "vot", "uav123"], "data set layout")
@@ -61,4 +63,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_main(main)

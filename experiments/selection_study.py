@@ -13,12 +13,12 @@ the table); `hvp_probes` agrees with `closed_form` to float32 round-off and `hut
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
-from absl import app, flags
+from absl import flags
+
+from experiments import run_main
 
 flags.DEFINE_list("sequence", None, "sequence folder(s), comma-separated (default: the bundled demo)")
 flags.DEFINE_string("output_dir", "out/selection_study", "where the PNG and JSON files go")
@@ -32,13 +32,6 @@ flags.DEFINE_string("weights", None, "VGG-16 weights file (default: the verified
 FLAGS = flags.FLAGS
 
 
-def write_json_atomic(obj, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
-
-
 def main(argv):
     del argv
     import jax
@@ -46,6 +39,8 @@ def main(argv):
     from fcnt_jax import backbone, weights
     from fcnt_jax.config import get_config
     from fcnt_jax.data import DEMO_SEQUENCE, SequenceError, open_sequence
+    from fcnt_jax.eval.report import save_png
+    from fcnt_jax.files import write_text_atomic
     from fcnt_jax.selection_study import format_table, run_study
 
     cfg = get_config(FLAGS.preset, FLAGS.set)
@@ -68,15 +63,16 @@ def main(argv):
             continue
         res["device"] = jax.devices()[0].device_kind
         results[seq.name] = res
-        figure.save(out / f"{seq.name}_selection.png")
-        write_json_atomic(res, out / f"{seq.name}_selection.json")
+        save_png(figure, out / f"{seq.name}_selection.png")
+        write_text_atomic(out / f"{seq.name}_selection.json", json.dumps(res, indent=2))
         print(f"[{i}/{len(paths)}] {seq.name}: done", flush=True)
     table = format_table(results)
     print(table)
-    write_json_atomic({"results": results, "failures": failures, "config": cfg.to_dict()}, out / "summary.json")
-    (out / "summary.md").write_text(table + "\n")
+    write_text_atomic(out / "summary.json",
+                      json.dumps({"results": results, "failures": failures, "config": cfg.to_dict()}, indent=2))
+    write_text_atomic(out / "summary.md", table + "\n")
     return 1 if failures else 0
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_main(main)

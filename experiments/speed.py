@@ -20,6 +20,8 @@ from pathlib import Path
 
 from absl import app, flags
 
+from experiments import run_main
+
 flags.DEFINE_string("sequence", None, "sequence folder (default: the bundled demo)")
 flags.DEFINE_string("frame_size", None, "resize the frames to WxH first (e.g. 640x480)")
 flags.DEFINE_integer("max_frames", 40, "frames to track")
@@ -120,4 +122,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_main(main)

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from absl import app, flags
+from absl import flags
+
+from experiments import run_main
 
 flags.DEFINE_string("sequence", None, "OTB / VOT / UAV123 sequence folder, or a folder of frames with "
                     "--init_box (default: the bundled Crossing demo)")
@@ -34,11 +36,13 @@ def main(argv):
     from fcnt_jax import backbone, weights
     from fcnt_jax.config import get_config
     from fcnt_jax.data import DEMO_SEQUENCE, SequenceError, open_sequence
+    from fcnt_jax.data.sequence import check_box_in_frame
     from fcnt_jax.run import ensure_writable_dir, stderr_log, track_sequence, write_results
 
     try:
         cfg = get_config(FLAGS.preset, FLAGS.set)
         seq = open_sequence(FLAGS.sequence or DEMO_SEQUENCE, FLAGS.init_box).truncated(FLAGS.max_frames)
+        check_box_in_frame(seq.init_box, *seq.image_size(), where=str(seq.frame_paths[0]))
         out = ensure_writable_dir(Path(FLAGS.output_dir))
         params = backbone.to_device_params(weights.load_vgg16_params(FLAGS.weights))
     except (SequenceError, ValueError, weights.WeightsError) as e:
@@ -62,4 +66,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_main(main)

@@ -31,6 +31,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from fcnt_jax import tracker
 from fcnt_jax.config import FCNTConfig
 from fcnt_jax.data import Sequence, SequenceError
+from fcnt_jax.data.sequence import check_box_in_frame
 from fcnt_jax.eval.metrics import sequence_scores
 from fcnt_jax.run import TrackResult, check_frame_size, common_canvas, pad_to_canvas
 
@@ -129,6 +130,8 @@ def track_batch(vgg_params, sequences: list[Sequence], cfg: FCNTConfig, seed: in
                     slot.iterator = iter(slot.stream)
                     try:
                         raw = next(slot.iterator)
+                        check_box_in_frame(slot.seq.init_box, raw.shape[0], raw.shape[1],
+                                           str(slot.seq.frame_paths[0]))
                         frame = pad_to_canvas(raw, canvas_hw, str(slot.seq.frame_paths[0]))
                     except SequenceError as e:  # this sequence cannot start; the others go on
                         slot.error = str(e)

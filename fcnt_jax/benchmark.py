@@ -21,6 +21,7 @@ from fcnt_jax.data import Sequence, SequenceError, open_sequence
 from fcnt_jax.data.otb import is_otb_folder
 from fcnt_jax.data.uav123 import annotation_path
 from fcnt_jax.data.vot import is_vot_folder
+from fcnt_jax.files import write_text_atomic
 from fcnt_jax.run import common_canvas, track_sequence, write_results
 
 
@@ -65,9 +66,7 @@ def load_sequences(dataset: str, root: Path, sequences: list[str] | None = None)
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_suffix(".jsonl.tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    tmp.replace(path)
+    write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))
 
 
 def _try_open(folder: Path) -> Sequence | None:

@@ -13,9 +13,67 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from typing import Any, Literal
 
 PresetName = Literal["code", "paper"]
+
+
+class ConfigError(ValueError):
+    """A config value out of its type, range or allowed strings; the message names the field."""
+
+
+class _Check:
+    """Validates one section's fields when it is built (presets, ``--set`` overrides and
+    ``dataclasses.replace`` alike), so a bad value fails at once with the field, the value and what
+    is allowed, instead of deep inside a jitted function."""
+
+    def __init__(self, section: str, obj: Any):
+        self.section, self.obj = section, obj
+
+    def _fail(self, name: str, allowed: str) -> None:
+        raise ConfigError(f"{self.section}.{name}={getattr(self.obj, name)!r}: {allowed}")
+
+    def integer(self, name: str, lo: int | None = None, hi: int | None = None, odd: bool = False) -> None:
+        v = getattr(self.obj, name)
+        rng = _range_text(lo, hi)
+        if isinstance(v, bool) or not isinstance(v, int):
+            self._fail(name, f"must be an integer{rng}")
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            self._fail(name, f"must be an integer{rng}")
+        if odd and v % 2 == 0:
+            self._fail(name, f"must be an odd integer{rng} (a centred kernel)")
+
+    def real(self, name: str, lo: float | None = None, hi: float | None = None, lo_open: bool = False,
+             hi_open: bool = False, optional: bool = False) -> None:
+        v = getattr(self.obj, name)
+        if v is None and optional:
+            return
+        what = f"must be a finite number{_range_text(lo, hi, lo_open, hi_open)}" + (" or None" if optional else "")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            self._fail(name, what)
+        if lo is not None and (v < lo or (lo_open and v == lo)):
+            self._fail(name, what)
+        if hi is not None and (v > hi or (hi_open and v == hi)):
+            self._fail(name, what)
+
+    def boolean(self, name: str) -> None:
+        if not isinstance(getattr(self.obj, name), bool):
+            self._fail(name, "must be true or false")
+
+    def choice(self, name: str, choices: tuple[str, ...]) -> None:
+        if getattr(self.obj, name) not in choices:
+            self._fail(name, f"choose one of {', '.join(choices)}")
+
+
+def _range_text(lo, hi, lo_open: bool = False, hi_open: bool = False) -> str:
+    if lo is not None and hi is not None:
+        return f" in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
+    if lo is not None:
+        return f" {'>' if lo_open else '>='} {lo}"
+    if hi is not None:
+        return f" {'<' if hi_open else '<='} {hi}"
+    return ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,9 +91,23 @@ class RoiConfig:
     # sigma of the target Gaussian = box side x this. [O:util/GetMap.m fspecial(.., m/3)]
     map_sigma_factor: float = 1.0 / 3.0
 
+    def __post_init__(self):
+        c = _Check("roi", self)
+        c.real("roi_scale", lo=0, lo_open=True)
+        # conv4_3's stride is fixed by VGG-16's three pools before it.
+        c.integer("feature_stride", lo=8, hi=8)
+        # conv5_3 (stride 16) must have at least one cell, and the grid must be exact.
+        c.integer("roi_size", lo=16)
+        if self.roi_size % self.feature_stride:
+            c._fail("roi_size", f"must be a multiple of roi.feature_stride ({self.feature_stride})")
+        c.real("map_sigma_factor", lo=0, lo_open=True)
+
     @property
     def grid(self) -> int:
         return self.roi_size // self.feature_stride
+
+
+HESSIAN_METHODS = ("closed_form", "hvp_probes", "hutchinson", "exact_deletion")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +144,20 @@ class SelectionConfig:
     # [C:src/caffe/layers/conv_layer.cu Backward2_gpu].
     hessian_method: str = "closed_form"
 
+    def __post_init__(self):
+        c = _Check("selection", self)
+        c.real("dropout", lo=0, hi=1, hi_open=True)
+        c.integer("kernel_size", lo=1, odd=True)
+        for name in ("init_std", "base_lr", "weight_decay_s", "weight_decay_g", "weight_decay_mult",
+                     "bias_lr_mult"):
+            c.real(name, lo=0)
+        c.real("momentum", lo=0, hi=1, hi_open=True)
+        c.integer("iterations", lo=0)
+        # VGG-16's conv4_3 and conv5_3 have 512 maps.
+        c.integer("num_channels", lo=1, hi=512)
+        c.real("hessian_sign")
+        c.choice("hessian_method", HESSIAN_METHODS)
+
 
 @dataclasses.dataclass(frozen=True)
 class HeadConfig:
@@ -104,6 +190,19 @@ class HeadConfig:
     bias_lr_mult: float = 2.0
     # First-frame iterations. [O:cnn2_pf_tracker.m max_iter=50], [P §5]
     first_frame_iterations: int = 50
+
+    def __post_init__(self):
+        c = _Check("heads", self)
+        c.integer("conv1_kernel", lo=1, odd=True)
+        c.integer("conv1_channels", lo=1)
+        c.integer("conv2_kernel", lo=1, odd=True)
+        c.boolean("output_relu")
+        for name in ("init_std", "gnet_lr", "snet_lr", "weight_decay", "weight_decay_mult", "bias_lr_mult"):
+            c.real(name, lo=0)
+        c.real("conv1_bias_init")
+        c.real("gnet_momentum", lo=0, hi=1, hi_open=True)
+        c.real("snet_momentum", lo=0, hi=1, hi_open=True)
+        c.integer("first_frame_iterations", lo=0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +242,23 @@ class LocalizationConfig:
     # "gnet" or "snet" alone (the paper's FCNT_G / FCNT_S ablations [P §5, Tables 2-3]).
     nets: str = "both"
 
+    def __post_init__(self):
+        c = _Check("localization", self)
+        c.integer("num_particles", lo=1)
+        c.real("translation_sigma_px", lo=0, lo_open=True, optional=True)
+        c.real("scale_sigma", lo=0)
+        c.boolean("scale_sampling_from_start")
+        c.integer("template_size", lo=1)
+        c.real("map_threshold", lo=0)
+        c.choice("score_mode", ("mean_area_gamma", "sum"))
+        for name in ("gamma_g", "gamma_s"):
+            c.real(name)
+        for name in ("gnet_distracter_value", "snet_distracter_value", "distracter_ratio", "move_threshold",
+                     "update_threshold", "minconf_cap"):
+            c.real(name, lo=0)
+        c.integer("reestimate_frame", lo=1)
+        c.choice("nets", ("both", "gnet", "snet"))
+
 
 @dataclasses.dataclass(frozen=True)
 class UpdateConfig:
@@ -162,6 +278,15 @@ class UpdateConfig:
     # the first frame (eq. 10).
     discrimination_reference: str = "stored"  # or "first"
 
+    def __post_init__(self):
+        c = _Check("updates", self)
+        c.integer("adaptation_interval", lo=1)
+        c.integer("adaptation_iterations", lo=0)
+        c.boolean("adaptation_include_first_frame")
+        c.integer("discrimination_iterations", lo=0)
+        c.choice("discrimination_trigger", ("snet", "gnet"))
+        c.choice("discrimination_reference", ("stored", "first"))
+
 
 @dataclasses.dataclass(frozen=True)
 class FCNTConfig:
@@ -175,6 +300,15 @@ class FCNTConfig:
     updates: UpdateConfig = UpdateConfig()
     # Compute dtype of the VGG backbone (float32 or bfloat16); heads stay float32.
     backbone_dtype: str = "float32"
+
+    def __post_init__(self):
+        c = _Check("config", self)
+        c.choice("backbone_dtype", ("float32", "bfloat16"))
+        sections = {"roi": RoiConfig, "selection": SelectionConfig, "heads": HeadConfig,
+                    "localization": LocalizationConfig, "updates": UpdateConfig}
+        for name, cls in sections.items():
+            if not isinstance(getattr(self, name), cls):
+                c._fail(name, f"must be a {cls.__name__}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -281,9 +415,4 @@ def get_config(preset: str = "code", overrides: list[str] | tuple[str, ...] = ()
     key = preset.lower()
     if key not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-    cfg = PRESETS[key]().override(list(overrides))
-    if cfg.localization.nets not in ("both", "gnet", "snet"):
-        raise ValueError(f"localization.nets={cfg.localization.nets!r}: choose both, gnet or snet")
-    if not 1 <= cfg.selection.num_channels <= 512:
-        raise ValueError(f"selection.num_channels={cfg.selection.num_channels}: must be in 1..512")
-    return cfg
+    return PRESETS[key]().override(list(overrides))

@@ -26,7 +26,9 @@ from PIL import Image
 from fcnt_jax import tracker, viz
 from fcnt_jax.config import FCNTConfig
 from fcnt_jax.data import Sequence, SequenceError
+from fcnt_jax.data.sequence import check_box_in_frame
 from fcnt_jax.eval.metrics import sequence_scores
+from fcnt_jax.files import write_text_atomic  # noqa: F401  (re-exported: the experiments import it from here)
 from fcnt_jax.geometry import box_to_otb
 
 # CPU backends cannot reuse donated buffers; the donation still helps on GPU/TPU.
@@ -43,13 +45,6 @@ class TrackResult:
     scores: dict[str, float] | None
     updates: dict[str, int] = dataclasses.field(default_factory=dict)  # how often each SNet update ran
     error: str | None = None  # set when a bad frame stopped the sequence early (boxes: the frames before it)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 _COMPILED: dict[tuple, tuple] = {}
@@ -157,6 +152,7 @@ def track_sequence(vgg_params, seq: Sequence, cfg: FCNTConfig, seed: int = 0, gi
     with seq.frames() as frames:
         stream = iter(frames)
         first = next(stream)
+        check_box_in_frame(seq.init_box, first.shape[0], first.shape[1], str(seq.frame_paths[0]))
         true_hw = jnp.asarray(first.shape[:2], jnp.float32)
         padded_first = pad_to_canvas(first, canvas_hw, str(seq.frame_paths[0]))
         t_start = time.perf_counter()

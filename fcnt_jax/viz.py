@@ -8,6 +8,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from fcnt_jax.files import atomic_path
+
 # A perceptually ordered dark-blue -> cyan -> yellow -> red ramp (jet-like, without jet's dark ends).
 _RAMP = np.array([[0, 0, 80], [0, 60, 200], [0, 190, 230], [120, 230, 120], [250, 220, 0], [230, 60, 0],
                   [150, 0, 0]], dtype=np.float64)
@@ -72,8 +74,6 @@ def panel_grid(rows: list[list[tuple[str, Image.Image]]], title: str | None = No
 
 def save_gif(frames: list[Image.Image], path: str | Path, fps: float = 10.0) -> None:
     """Animated GIF, looping forever; written to a temp name then renamed (never half a file)."""
-    path = Path(path)
-    tmp = path.with_suffix(".gif.tmp")
-    frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:],
-                   duration=int(1000 / fps), loop=0)
-    tmp.replace(path)
+    with atomic_path(path, suffix=".gif") as tmp:
+        frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:],
+                       duration=int(1000 / fps), loop=0)

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fcnt_jax.files import atomic_path
+
 # The 13 conv layers of VGG-16 and their (in, out) channels. [Simonyan & Zisserman 2014, config D]
 LAYERS: tuple[tuple[str, int, int], ...] = (
     ("conv1_1", 3, 64), ("conv1_2", 64, 64),
@@ -207,15 +209,8 @@ def save_npz(params: Params, path: Path, compact: bool = False) -> None:
         flat = {f"{name}/{k}{_PLANES}": _to_planes(v) for name, layer in params.items() for k, v in layer.items()}
     else:
         flat = {f"{name}/{k}": v for name, layer in params.items() for k, v in layer.items()}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    os.close(fd)
-    try:
-        with open(tmp, "wb") as f:
-            (np.savez_compressed if compact else np.savez)(f, **flat)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_path(path, suffix=".npz.tmp") as tmp, open(tmp, "wb") as f:
+        (np.savez_compressed if compact else np.savez)(f, **flat)
 
 
 def params_from_npz(path: Path) -> Params:

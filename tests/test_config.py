@@ -70,3 +70,44 @@ def test_ablation_presets_change_only_their_rule():
         get_config("code", ["selection.num_channels=600"])
     with pytest.raises(ValueError, match="nets='all'"):
         get_config("code", ["localization.nets=all"])
+
+
+@pytest.mark.parametrize("assignment, message", [
+    ("localization.num_particles=-5", "localization.num_particles=-5: must be an integer >= 1"),
+    ("localization.num_particles=0", "localization.num_particles=0: must be an integer >= 1"),
+    ("selection.hessian_method=newton", "choose one of closed_form, hvp_probes, hutchinson, exact_deletion"),
+    ("selection.dropout=1", "selection.dropout=1.0: must be a finite number in [0, 1)"),
+    ("selection.base_lr=-1e-9", "selection.base_lr=-1e-09: must be a finite number >= 0"),
+    ("heads.conv1_kernel=8", "heads.conv1_kernel=8: must be an odd integer"),
+    ("heads.snet_momentum=1.5", "heads.snet_momentum=1.5: must be a finite number in [0, 1)"),
+    ("roi.roi_size=100", "roi.roi_size=100: must be a multiple of roi.feature_stride (8)"),
+    ("roi.feature_stride=4", "roi.feature_stride=4: must be an integer in [8, 8]"),
+    ("localization.translation_sigma_px=nan", "must be a finite number > 0 or None"),
+    ("localization.score_mode=max", "localization.score_mode='max': choose one of mean_area_gamma, sum"),
+    ("updates.adaptation_interval=0", "updates.adaptation_interval=0: must be an integer >= 1"),
+    ("updates.discrimination_trigger=both", "choose one of snet, gnet"),
+    ("backbone_dtype=float16", "config.backbone_dtype='float16': choose one of float32, bfloat16"),
+])
+def test_every_bad_value_names_its_field_and_what_is_allowed(assignment, message):
+    from fcnt_jax.config import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        get_config("code", [assignment])
+    assert message in str(info.value)
+
+
+def test_validation_covers_the_python_api_and_every_preset():
+    from fcnt_jax.config import PRESETS, ConfigError, FCNTConfig, LocalizationConfig
+
+    for name in PRESETS:  # every preset is itself valid
+        get_config(name)
+    with pytest.raises(ConfigError, match="localization.num_particles=2.5: must be an integer"):
+        FCNTConfig(localization=LocalizationConfig(num_particles=2.5))
+    with pytest.raises(ConfigError, match="localization.num_particles=True"):
+        dataclasses.replace(get_config("code").localization, num_particles=True)
+    with pytest.raises(ConfigError, match="config.heads"):
+        FCNTConfig(heads=None)
+    # Limits are inclusive where the rule says so: these are accepted.
+    cfg = get_config("code", ["selection.dropout=0", "localization.translation_sigma_px=none",
+                              "selection.num_channels=512", "updates.discrimination_iterations=0"])
+    assert cfg.localization.translation_sigma_px is None and cfg.selection.num_channels == 512

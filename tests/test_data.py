@@ -240,3 +240,23 @@ def test_otb_copy_reads_back_as_the_same_truncated_sequences(tmp_path):
     with pytest.raises(SequenceError, match="img: no ground truth"):
         write_otb_copy([originals[0], no_truth], tmp_path / "other")
     assert not (tmp_path / "other").exists() and [p.name for p in tmp_path.iterdir()] == ["copy"]  # nothing half-written
+
+
+def test_otb_layout_accepts_png_frames_with_one_extension(tmp_path):
+    folder = make_otb(tmp_path, name="Pngs", frames=3, ext="png")
+    seq = open_sequence(folder)
+    assert [p.name for p in seq.frame_paths] == ["0001.png", "0002.png", "0003.png"]
+    with seq.frames(stop=1) as frames:
+        assert next(iter(frames)).shape == (30, 40, 3)
+    # A frame missing in that extension is named with it.
+    (folder / "img" / "0003.png").unlink()
+    with pytest.raises(SequenceError, match=r"1 frame file\(s\) missing, first .*Pngs/img/0003.png"):
+        read_otb(folder)
+    # The same first frame in two extensions is ambiguous.
+    write_frames(folder / "img", 1, ext="jpg")
+    with pytest.raises(SequenceError, match="first frame 0001 exists as jpg, png; keep one image extension"):
+        read_otb(folder)
+    # No frames at all: the error still names the file OTB expects.
+    empty = make_otb(tmp_path, name="Empty", frames=0)
+    with pytest.raises(SequenceError, match=r"3 frame file\(s\) missing, first .*Empty/img/0001.jpg"):
+        read_otb(empty)

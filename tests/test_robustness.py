@@ -63,18 +63,21 @@ def test_bad_frame_mid_sequence_keeps_the_boxes_before_it(tmp_path, params, dama
 def test_one_frame_sequence_and_extreme_targets(tmp_path, params):
     frames, _ = synthetic_sequence(3)
     for name, box in (("One", [40, 30, 20, 18]), ("Tiny", [60, 50, 5, 6]), ("Whole", [0, 0, 128, 96]),
-                      ("Partly", [-8, 70, 20, 20]), ("Outside", [300, 200, 20, 20])):
+                      ("Partly", [-8, 70, 20, 20]), ("Outside", [300, 200, 20, 20]), ("Edge", [128, 10, 5, 5])):
         folder = tmp_path / name
         folder.mkdir()
         count = 1 if name == "One" else 3
         for i in range(count):
             Image.fromarray(frames[i]).save(folder / f"{i + 1:04d}.png")
         seq = open_sequence(folder, init_box=",".join(str(v + (1 if j < 2 else 0)) for j, v in enumerate(box)))
+        if name in ("Outside", "Edge"):  # wholly outside (Edge: touching the right edge): nothing to track
+            with pytest.raises(SequenceError, match=rf"initial box x,y,w,h = {box[0] + 1},{box[1] + 1},{box[2]},{box[3]} "
+                                                    r"\(1-based\) lies wholly outside the 128x96 first frame"):
+                track_sequence(params, seq, CFG, log=lambda m: None)
+            continue
         result = track_sequence(params, seq, CFG, log=lambda m: None)
         assert len(result.boxes) == count and np.isfinite(result.boxes).all(), name
         assert (result.boxes[:, 2:] > 0).all(), name
-        if name == "Outside":  # nothing to see: both maps are empty, so the box holds where it was given
-            np.testing.assert_allclose(result.boxes[-1], box, atol=1e-3)
 
 
 def test_output_folder_that_cannot_be_written(tmp_path):
@@ -107,6 +110,11 @@ def test_track_cli_bad_inputs_give_one_line_errors(tmp_path, capsys):
         (dict(sequence=str(frames), init_box="1,1,nan,5"), "not 4 finite numbers"),
         (dict(sequence=str(frames), init_box="1,1,5", output_dir=str(tmp_path)), "init_box"),
         (dict(sequence=str(frames), init_box="1,1,5,5", output_dir=str(tmp_path / "file" / "out")), "not writable"),
+        (dict(sequence=str(frames), init_box="5000,5000,20,20"),
+         "initial box x,y,w,h = 5000,5000,20,20 (1-based) lies wholly outside the 40x30 first frame"),
+        (dict(sequence=str(frames), init_box="1,1,5,5", set=["localization.num_particles=-5"]),
+         "localization.num_particles=-5: must be an integer >= 1"),
+        (dict(sequence=str(frames), init_box="1,1,5,5", preset="fast"), "unknown preset 'fast'"),
     ]
     for overrides, message in cases:
         overrides.setdefault("output_dir", str(tmp_path / "out"))

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fcnt_jax.data.sequence import (Sequence, SequenceError, check_init_box, otb_boxes, read_box_file,
-                                    require_frames)
+from fcnt_jax.data.sequence import (IMAGE_EXTENSIONS, Sequence, SequenceError, check_init_box, otb_boxes,
+                                    read_box_file, require_frames)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,12 +113,25 @@ def _from_files(folder: Path, base: str, target: int | None, name: str) -> Seque
     quirk = OTB_QUIRKS.get(base, OtbQuirk())
     first = quirk.start_frame + quirk.init_omit
     boxes = boxes[quirk.init_omit:]
-    frames = [folder / quirk.img_dir / f"{i:0{quirk.digits}d}.{quirk.ext}"
-              for i in range(first, first + len(boxes))]
+    ext = frame_extension(folder / quirk.img_dir, f"{first:0{quirk.digits}d}", quirk.ext)
+    frames = [folder / quirk.img_dir / f"{i:0{quirk.digits}d}.{ext}" for i in range(first, first + len(boxes))]
     require_frames(frames, f"{folder} (frames {first}..{first + len(boxes) - 1} for {len(boxes)} boxes)")
     init = check_init_box(boxes[0], f"{gt_path}:{1 + quirk.init_omit}")
     return Sequence(name=name, frame_paths=tuple(frames), init_box=init, groundtruth=boxes,
                     attributes=(), source="otb")
+
+
+def frame_extension(img_dir: Path, first_stem: str, default: str = "jpg") -> str:
+    """The one image extension of a sequence's frames, found from its first frame: OTB ships
+    ``.jpg``, but a user's copy may hold ``.png`` (or any of ``IMAGE_EXTENSIONS``). Two first
+    frames with different extensions are ambiguous and refused; no first frame keeps ``default``,
+    so that the missing-frames error names the file OTB expects."""
+    found = sorted({p.suffix[1:] for p in img_dir.glob(f"{first_stem}.*")
+                    if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()})
+    if len(found) > 1:
+        raise SequenceError(f"{img_dir}: first frame {first_stem} exists as {', '.join(found)}; "
+                            "keep one image extension per sequence")
+    return found[0] if found else default
 
 
 def otb_attributes(json_path: Path) -> dict[str, tuple[str, ...]]:

@@ -173,6 +173,16 @@ def check_init_box(box: np.ndarray, where: str) -> np.ndarray:
     return box
 
 
+def check_box_in_frame(box: np.ndarray, height: int, width: int, where: str) -> None:
+    """The initial box must overlap the first frame: wholly outside it there is nothing to track
+    (both heat maps would be empty and the box would be held on every frame). A box that only
+    partly overlaps the frame is accepted, as targets entering the view are."""
+    x0, y0, w, h = (float(v) for v in box)
+    if min(x0 + w, width) - max(x0, 0.0) <= 0 or min(y0 + h, height) - max(y0, 0.0) <= 0:
+        raise SequenceError(f"{where}: initial box x,y,w,h = {x0 + 1:g},{y0 + 1:g},{w:g},{h:g} (1-based) lies "
+                            f"wholly outside the {width}x{height} first frame")
+
+
 def otb_boxes(rows: list[list[float]], path: Path) -> np.ndarray:
     """1-based x,y,w,h rows -> 0-based boxes; NaN rows kept, negative sizes rejected."""
     boxes = box_from_otb(np.asarray(rows, dtype=np.float64).reshape(-1, 4))

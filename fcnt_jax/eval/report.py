@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from fcnt_jax.data import Sequence, SequenceError
 from fcnt_jax.eval import metrics
+from fcnt_jax.files import atomic_path, write_text_atomic
 
 # anchors.md §B3, the 11 OTB attributes (pytracking's otb_attributes.json).
 OTB_ATTRIBUTES = {
@@ -288,10 +289,8 @@ def stack_images(images: list[Image.Image]) -> Image.Image:
 
 def save_png(image: Image.Image, path: str | Path) -> None:
     """Write a PNG atomically (a temporary file, then a rename): a reader never sees half of it."""
-    path = Path(path)
-    tmp = path.with_suffix(".tmp.png")
-    image.save(tmp, format="PNG", optimize=True)
-    tmp.replace(path)
+    with atomic_path(path, suffix=".png") as tmp:
+        image.save(tmp, format="PNG", optimize=True)
 
 
 # --------------------------------------------------------------------------------------------- report
@@ -387,7 +386,5 @@ def write_report(result_dirs: list[Path], sequences: list[Sequence], output_dir:
                            "norm_precision": c.norm_precision.tolist()} for n, c in overall.items()},
             "skipped": skipped}
     for path, content in ((output_dir / "report.md", text), (output_dir / "report.json", json.dumps(data, indent=1))):
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(content)
-        tmp.replace(path)
+        write_text_atomic(path, content)
     return data
