@@ -25,7 +25,7 @@ from fcnt_jax.config import ABLATIONS
 DISPLAY = {"code": "FCNT", "paper": "FCNT (paper preset)", "fcnt_g": "FCNT_G", "fcnt_s": "FCNT_S",
            "fcnt_512": "FCNT_512", "fcnt_256": "FCNT_256", "fcnt_128": "FCNT_128", "fcnt_64": "FCNT_64"}
 
-flags.DEFINE_enum("dataset", "otb", ["otb", "vot", "uav123"], "data set layout")
+flags.DEFINE_enum("dataset", "otb", ["otb", "vot", "uav123", "got10k", "lasot", "trackingnet"], "data set layout")
 flags.DEFINE_string("dataset_root", None, "folder holding the sequences", required=True)
 flags.DEFINE_list("sequences", None, "only these sequences")
 flags.DEFINE_list("presets", list(ABLATIONS), "variants to run, in order")

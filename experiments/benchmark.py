@@ -6,7 +6,9 @@
 Re-running the same command skips sequences already done; a failing sequence is logged (and
 recorded in results.jsonl) and the run goes on. Writes <Seq>.txt / <Seq>.json per sequence,
 results.jsonl, summary.md (with --num_runs=R > 1: one run_001 ... run_R folder each, seeds
-seed .. seed+R-1). Presets: code, paper and the paper's ablations fcnt_g, fcnt_s, fcnt_512,
+seed .. seed+R-1). GOT-10k, LaSOT and TrackingNet results are also written in the benchmark's own
+format under <output_dir>/submission/ (got10k: <seq>/<seq>_001.txt + <seq>_time.txt; lasot and
+trackingnet: <seq>.txt), and each sequence's JSON names the scoring rule applied. Presets: code, paper and the paper's ablations fcnt_g, fcnt_s, fcnt_512,
 fcnt_256, fcnt_128, fcnt_64. Expected (code preset, 8 dev OTB sequences): see WORKSPACE.md.
 """
 
@@ -19,7 +21,8 @@ from absl import app, flags
 
 from experiments import run_main
 
-flags.DEFINE_enum("dataset", "otb", ["otb", "vot", "uav123"], "data set layout")
+flags.DEFINE_enum("dataset", "otb", ["otb", "vot", "uav123", "got10k", "lasot", "trackingnet"],
+                  "data set layout (got10k, lasot and trackingnet also write their submission format)")
 flags.DEFINE_string("dataset_root", None, "folder holding the sequences", required=True)
 flags.DEFINE_list("sequences", None, "only these sequences (comma-separated names)")
 flags.DEFINE_string("preset", "code", "config preset: code | paper | fcnt_g | fcnt_s | fcnt_512 | "

@@ -21,7 +21,8 @@ from experiments import run_main
 
 flags.DEFINE_list("results", None, "result folders (globs allowed), one tracker each", required=True)
 flags.DEFINE_list("names", [], "display names for the first result folders, in order")
-flags.DEFINE_enum("dataset", "otb", ["otb", "vot", "uav123"], "data set layout")
+flags.DEFINE_enum("dataset", "otb", ["otb", "vot", "uav123", "got10k", "lasot", "trackingnet"],
+                  "data set layout")
 flags.DEFINE_string("dataset_root", None, "folder holding the sequences", required=True)
 flags.DEFINE_list("sequences", None, "only these sequences (default: every sequence of the data set)")
 flags.DEFINE_integer("max_frames", None, "score only the first N frames of each sequence")

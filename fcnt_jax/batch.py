@@ -195,7 +195,8 @@ def track_batch(vgg_params, sequences: list[Sequence], cfg: FCNTConfig, seed: in
                 continue
             boxes_i = np.stack([np.asarray(b[i], np.float64) for b, _, _ in host[:n]])
             boxes_i[0] = slot.seq.init_box
-            scores = None if slot.seq.groundtruth is None else sequence_scores(boxes_i, slot.seq.groundtruth)
+            scores = None if slot.seq.groundtruth is None else sequence_scores(boxes_i, slot.seq.groundtruth,
+                                                                                         scored=slot.seq.scored)
             # Compilation happens inside the first batch's init (jit, not AOT): init_s includes it.
             timing = {"init_s": init_s, "compile_s": float("nan"), "track_s": track_s,
                       "track_fps": (n - 1) / track_s if track_s > 0 and n > 1 else float("nan"),

@@ -18,6 +18,9 @@ import numpy as np
 
 from fcnt_jax.config import FCNTConfig
 from fcnt_jax.data import Sequence, SequenceError, open_sequence
+from fcnt_jax.data import trackingnet
+from fcnt_jax.data.got10k import read_got10k, write_got10k_result
+from fcnt_jax.data.lasot import is_lasot_folder, read_lasot
 from fcnt_jax.data.otb import is_otb_folder
 from fcnt_jax.data.uav123 import annotation_path
 from fcnt_jax.data.vot import is_vot_folder
@@ -37,11 +40,23 @@ def list_sequences(dataset: str, root: Path) -> list[Path]:
     elif dataset == "uav123":
         folders = [p for subset in (root / "data_seq").iterdir() if subset.is_dir() for p in subset.iterdir()
                    if p.is_dir() and (annotation_path(p) or Path("/nonexistent")).is_file()]
+    elif dataset == "got10k":  # a split folder (train/val/test) or the root holding them
+        def has_gt(p: Path) -> bool:
+            return p.is_dir() and (p / "groundtruth.txt").is_file()
+
+        splits = [root] if any(has_gt(p) for p in root.iterdir()) else sorted(p for p in root.iterdir() if p.is_dir())
+        folders = [p for s in splits for p in s.iterdir() if has_gt(p)]
+    elif dataset == "lasot":  # <root>/<class>/<class>-<n>
+        folders = [p for c in root.iterdir() if c.is_dir() for p in c.iterdir() if p.is_dir() and is_lasot_folder(p)]
+    elif dataset == "trackingnet":  # a split folder (frames/, anno/) or the root holding TRAIN_k / TEST
+        folders = [p for s in trackingnet.split_folders(root) for p in (s / "frames").iterdir()
+                   if p.is_dir() and trackingnet.is_trackingnet_folder(p)]
     else:
-        raise ValueError(f"unknown data set {dataset!r}; choose otb, vot or uav123")
+        raise ValueError(f"unknown data set {dataset!r}; choose one of {', '.join(DATASETS)}")
     return sorted(folders, key=lambda p: p.name.lower())
 
 
+DATASETS = ("otb", "vot", "uav123", "got10k", "lasot", "trackingnet")
 JSONL_KEYS = ("sequence", "frames", "init_s", "compile_s", "track_fps", "precision_20", "auc")
 
 
@@ -60,18 +75,25 @@ def select_folders(dataset: str, root: Path, sequences: list[str] | None = None)
     return folders
 
 
+def open_in(dataset: str, folder: Path) -> Sequence:
+    """A sequence folder read by its data set's reader (GOT-10k's test split, with one box and no
+    label files, would otherwise look like a VOT folder); other layouts are auto-detected."""
+    reader = {"got10k": read_got10k, "lasot": read_lasot, "trackingnet": trackingnet.read_trackingnet}.get(dataset)
+    return reader(folder) if reader else open_sequence(folder)
+
+
 def load_sequences(dataset: str, root: Path, sequences: list[str] | None = None) -> list[Sequence]:
     """Every (or every named) sequence of a data set, opened (frames are not decoded)."""
-    return [open_sequence(p) for p in select_folders(dataset, Path(root), sequences)]
+    return [open_in(dataset, p) for p in select_folders(dataset, Path(root), sequences)]
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
     write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))
 
 
-def _try_open(folder: Path) -> Sequence | None:
+def _try_open(dataset: str, folder: Path) -> Sequence | None:
     try:
-        return open_sequence(folder)
+        return open_in(dataset, folder)
     except SequenceError:  # reported when its turn comes
         return None
 
@@ -97,7 +119,7 @@ def run_benchmark(vgg_params, dataset: str, root: Path, output_dir: Path, cfg: F
     folders = select_folders(dataset, Path(root), sequences)
     canvas = None
     if pad_to_common or batch_size > 1:
-        canvas = common_canvas([seq for seq in map(_try_open, folders) if seq is not None])
+        canvas = common_canvas([seq for seq in (_try_open(dataset, f) for f in folders) if seq is not None])
     if canvas:
         log(f"frames padded to a common {canvas[1]}x{canvas[0]} canvas: one compilation for all sequences")
     extra = {"preset": cfg.preset, "seed": seed, "max_frames": max_frames, "canvas_hw": canvas,
@@ -127,7 +149,7 @@ def run_benchmark(vgg_params, dataset: str, root: Path, output_dir: Path, cfg: F
             log(f"[{index[folder.name]}/{len(folders)}] {folder.name}: done before, skipped")
             continue
         try:
-            pending.append((folder, open_sequence(folder).truncated(max_frames)))
+            pending.append((folder, open_in(dataset, folder).truncated(max_frames)))
         except Exception as e:  # one bad sequence must not lose the others
             record(folder.name, _failure(folder.name, e), failed=True)
 
@@ -151,9 +173,42 @@ def run_benchmark(vgg_params, dataset: str, root: Path, output_dir: Path, cfg: F
             if len(result.boxes) == 0:
                 record(folder.name, {"sequence": folder.name, "error": result.error}, failed=True)
                 continue
-            _, js = write_results(result, output_dir, extra)
+            seq = dict(group)[folder]
+            _, js = write_results(result, output_dir, {**extra, "score_rule": seq.score_rule})
+            write_submission(dataset, result, output_dir)
             record(folder.name, json.loads(js.read_text()))
     return [rows[f.name] for f in folders if f.name in rows]
+
+
+SUBMISSION_DIR = "submission"
+
+
+def write_submission(dataset: str, result, output_dir: Path) -> list[Path]:
+    """The benchmark's own result format under ``<output_dir>/submission/`` (zip that folder for an
+    evaluation server). GOT-10k: ``<seq>/<seq>_001.txt`` (0-based x,y,w,h) and ``<seq>_time.txt``;
+    TrackingNet: ``<seq>.txt`` (0-based); LaSOT: ``<seq>.txt`` (1-based, as OTB). OTB, VOT and
+    UAV123 results are the ``<Seq>.txt`` files themselves (nothing more is written).
+
+    ``_time.txt`` holds seconds per frame: the frame loop never waits on the device, so the
+    tracked frames get their mean (``track_s`` over their count) and frame 1 the first frame's
+    time after compilation (``init_after_compile_s``).
+    """
+    from fcnt_jax.files import write_text_atomic
+    from fcnt_jax.geometry import box_to_otb
+
+    if dataset not in ("got10k", "lasot", "trackingnet"):
+        return []
+    out = Path(output_dir) / SUBMISSION_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    if dataset == "got10k":
+        n = len(result.boxes)
+        per_frame = result.timing["track_s"] / max(n - 1, 1)
+        times = np.array([result.timing["init_after_compile_s"]] + [per_frame] * (n - 1))
+        return list(write_got10k_result(out, result.name, result.boxes, times))
+    boxes = box_to_otb(result.boxes) if dataset == "lasot" else result.boxes
+    path = out / f"{result.name}.txt"
+    write_text_atomic(path, "".join(",".join(f"{v:.3f}" for v in row) + "\n" for row in boxes))
+    return [path]
 
 
 def process_suffix() -> str:

@@ -198,7 +198,7 @@ def track_sequence(vgg_params, seq: Sequence, cfg: FCNTConfig, seed: int = 0, gi
               "init_after_compile_s": init_after_compile_s, "track_s": track_s,
               "track_fps": (len(outputs) - 1) / track_s if len(outputs) > 1 and track_s > 0 else float("nan"),
               "total_s": time.perf_counter() - t_start}
-    scores = None if seq.groundtruth is None else sequence_scores(boxes, seq.groundtruth)
+    scores = None if seq.groundtruth is None else sequence_scores(boxes, seq.groundtruth, scored=seq.scored)
     if gif_path is not None and gif:
         viz.save_gif(gif, gif_path)
     return TrackResult(seq.name, boxes, confidence, decided_by, timing, scores, updates, error)

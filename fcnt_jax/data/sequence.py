@@ -38,7 +38,12 @@ class Sequence:
     init_box: np.ndarray  # (4,)
     groundtruth: np.ndarray | None = None  # (num_frames, 4), NaN rows where not visible
     attributes: tuple[str, ...] = ()
-    source: str = ""  # the reader that built it: otb | vot | uav123 | folder
+    source: str = ""  # the reader that built it: otb | vot | uav123 | got10k | lasot | trackingnet | video | folder
+    # Frames the benchmark scores (bool per frame); None: every frame whose ground truth is a
+    # valid box. GOT-10k and LaSOT drop frame 1 and the frames where the target is absent.
+    scored: np.ndarray | None = None
+    score_rule: str = "otb: every frame with a valid ground-truth box"
+    meta: dict = dataclasses.field(default_factory=dict)  # what the layout adds: meta_info.ini, nlp.txt, ...
 
     def __len__(self) -> int:
         return len(self.frame_paths)
@@ -62,7 +67,8 @@ class Sequence:
         if max_frames < 1:
             raise ValueError(f"max_frames must be >= 1, got {max_frames}")
         gt = None if self.groundtruth is None else self.groundtruth[:max_frames]
-        return dataclasses.replace(self, frame_paths=self.frame_paths[:max_frames], groundtruth=gt)
+        scored = None if self.scored is None else self.scored[:max_frames]
+        return dataclasses.replace(self, frame_paths=self.frame_paths[:max_frames], groundtruth=gt, scored=scored)
 
 
 def load_frame(path: Path) -> np.ndarray:
@@ -133,6 +139,23 @@ class FrameStream:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def read_flags(path: Path, count: int, kind: str, values: tuple[int, ...] | None = (0, 1)) -> np.ndarray:
+    """Integer per-frame labels: one per line (GOT-10k's ``*.label``) or one comma-separated line
+    (LaSOT's ``full_occlusion.txt``), with or without a final newline; there must be ``count``."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    fields = [f for f in _SPLIT.split(text.strip()) if f]
+    try:
+        flags = np.asarray([int(float(f)) for f in fields], np.int64)
+    except ValueError:
+        raise SequenceError(f"{path}: {kind} holds a value that is not an integer") from None
+    if len(flags) != count:
+        raise SequenceError(f"{path}: {len(flags)} {kind} values for {count} frames")
+    if values is not None and not np.isin(flags, values).all():
+        bad = flags[~np.isin(flags, values)][0]
+        raise SequenceError(f"{path}: {kind} value {bad} is not one of {', '.join(map(str, values))}")
+    return flags
 
 
 def parse_numbers(line: str, path: Path, lineno: int) -> list[float]:

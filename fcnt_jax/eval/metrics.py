@@ -140,10 +140,23 @@ def mean_curves(curves: list[Curves]) -> Curves:
                   np.mean([c.norm_precision for c in kept], axis=0), float(np.mean([c.mean_iou for c in kept])))
 
 
-def sequence_scores(pred: np.ndarray, gt: np.ndarray, invalid: InvalidPolicy = "exclude") -> dict[str, float]:
-    """The named scores of one sequence, over the frames both ``pred`` and ``gt`` cover."""
+def scored_rows(pred: np.ndarray, gt: np.ndarray, scored: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The rows a benchmark scores: the frames both ``pred`` and ``gt`` cover, less those its rule
+    drops (``scored`` False: GOT-10k's and LaSOT's frame 1 and absent frames). Dropped frames are
+    not scored at all, unlike frames without a valid box, which ``invalid`` decides."""
     n = min(len(pred), len(gt))
-    return sequence_curves(np.asarray(pred)[:n], np.asarray(gt)[:n], invalid).scores()
+    pred, gt = np.asarray(pred, np.float64)[:n], np.asarray(gt, np.float64)[:n]
+    if scored is None:
+        return pred, gt
+    keep = np.asarray(scored, bool)[:n]
+    return pred[keep], gt[keep]
+
+
+def sequence_scores(pred: np.ndarray, gt: np.ndarray, invalid: InvalidPolicy = "exclude",
+                    scored: np.ndarray | None = None) -> dict[str, float]:
+    """The named scores of one sequence, over the frames both ``pred`` and ``gt`` cover that the
+    benchmark's rule scores (see :func:`scored_rows`)."""
+    return sequence_curves(*scored_rows(pred, gt, scored), invalid).scores()
 
 
 def read_result_file(path: str | Path) -> np.ndarray:

@@ -72,7 +72,7 @@ def score_tracker(folder: Path, sequences: list[Sequence], max_frames: int | Non
         if len(pred) < len(gt):
             raise SequenceError(f"{path}: {len(pred)} boxes for {len(gt)} scored frames "
                                 "(score fewer frames with max_frames, or finish the run)")
-        per_sequence[seq.name] = metrics.sequence_curves(pred[:len(gt)], gt, invalid)
+        per_sequence[seq.name] = metrics.sequence_curves(*metrics.scored_rows(pred[:len(gt)], gt, seq.scored), invalid)
     return TrackerScores(name or folder.name, per_sequence)
 
 
@@ -300,6 +300,11 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
                      + ["| " + " | ".join(r) + " |" for r in rows])
 
 
+def score_rules(sequences: list[Sequence]) -> list[str]:
+    """The benchmark rules the scores applied (which frames count), each once, in order met."""
+    return list(dict.fromkeys(s.score_rule for s in sequences))
+
+
 def markdown_report(trackers: list[TrackerScores], sequences: list[Sequence], max_frames: int | None,
                     invalid: str, skipped: dict[str, str]) -> str:
     overall = summarize(trackers)
@@ -312,6 +317,7 @@ def markdown_report(trackers: list[TrackerScores], sequences: list[Sequence], ma
              "curves averaged over sequences. precision_20: centre error <= 20 px; AUC: mean of the success "
              "curve over IoU thresholds 0:0.05:1; OP50: IoU > 0.5; norm_prec@0.2 / norm_prec_auc: the "
              "normalized precision at 0.2 / the mean of its 0..0.5 curve; mean IoU: average overlap.", "",
+             "Scoring rule: " + "; ".join(score_rules(sequences)) + ".", "",
              "## Overall (sorted by AUC)", ""]
     names = ["precision_20", "auc", "success_50", "norm_prec@0.2", "norm_prec_auc", "mean_iou"]
     lines.append(_table([[n] + [f"{overall[n].scores()[k]:.3f}" for k in names] for n in order],
@@ -379,6 +385,7 @@ def write_report(result_dirs: list[Path], sequences: list[Sequence], output_dir:
     text = markdown_report(trackers, sequences, max_frames, invalid, skipped)
     overall = summarize(trackers)
     data = {"sequences": [s.name for s in sequences], "max_frames": max_frames, "invalid": invalid,
+            "score_rules": score_rules(sequences),
             "overall": {n: c.scores() for n, c in overall.items()},
             "attributes": {a: {n: c.scores() for n, c in summarize(trackers, sub).items()} for a, sub in subsets.items()},
             "per_sequence": {t.name: {s: c.scores() for s, c in t.per_sequence.items()} for t in trackers},
