@@ -141,6 +141,28 @@ def _gif_frame(frame: np.ndarray, out: dict, gt_box: np.ndarray | None, roi_size
     return image
 
 
+def save_tracked_video(seq: Sequence, boxes: np.ndarray, path: Path, fps: float | None = None) -> int:
+    """The sequence's frames with the tracked box (red) and, where known, the ground truth (green),
+    encoded to ``path`` (mp4, mkv, mov, avi). Frames are decoded again, one at a time, after
+    tracking, so the frame loop never waits for drawing. ``fps``: the source video's rate, else 30
+    (OTB-style frame folders carry none; a display rate only). Returns the frames written."""
+    from fcnt_jax.data import write_video
+
+    info = seq.meta.get("video")
+    fps = fps or (info.fps if info is not None and info.fps > 0 else 30.0)
+
+    def drawn():
+        with seq.frames(stop=len(boxes)) as frames:
+            for i, frame in enumerate(frames):
+                image = Image.fromarray(frame)
+                gt = None if seq.groundtruth is None else seq.groundtruth[i]
+                if gt is not None and np.all(np.isfinite(gt)):
+                    image = viz.draw_box(image, gt, (0, 255, 0))
+                yield np.asarray(viz.draw_box(image, boxes[i], (255, 40, 40)))
+
+    return write_video(path, drawn(), fps)
+
+
 def track_sequence(vgg_params, seq: Sequence, cfg: FCNTConfig, seed: int = 0, gif_path: Path | None = None,
                    progress_every: int = 10, log=print, canvas_hw: tuple[int, int] | None = None) -> TrackResult:
     """Track ``seq`` from its initial box; returns boxes for every frame (row 0 = the given box).

@@ -34,7 +34,7 @@ class Sequence:
     """One tracking sequence. Boxes are 0-based ``[x0, y0, w, h]`` floats (see geometry.py)."""
 
     name: str
-    frame_paths: tuple[Path, ...]
+    frame_paths: tuple[Path, ...]  # image files, or data.video.VideoFrame references into a video file
     init_box: np.ndarray  # (4,)
     groundtruth: np.ndarray | None = None  # (num_frames, 4), NaN rows where not visible
     attributes: tuple[str, ...] = ()
@@ -51,6 +51,11 @@ class Sequence:
     def image_size(self) -> tuple[int, int]:
         """(height, width) of the first frame (read from its header only)."""
         path = self.frame_paths[0]
+        if not isinstance(path, Path):  # a video frame: the container's header
+            from fcnt_jax.data.video import probe_video
+
+            info = self.meta.get("video") or probe_video(path.video)
+            return info.height, info.width
         try:
             with Image.open(path) as im:
                 return im.height, im.width
@@ -72,7 +77,12 @@ class Sequence:
 
 
 def load_frame(path: Path) -> np.ndarray:
-    """Decode one frame to an (H, W, 3) uint8 RGB array; errors name the file."""
+    """Decode one frame to an (H, W, 3) uint8 RGB array; errors name the file. A video frame
+    reference (``data.video.VideoFrame``) is decoded from its file."""
+    if not isinstance(path, (str, Path)):
+        from fcnt_jax.data.video import decode_frames
+
+        return next(decode_frames(path.video, path.index, path.index + 1))
     try:
         with Image.open(path) as im:
             im.load()
@@ -109,15 +119,23 @@ class FrameStream:
         return False
 
     def _work(self) -> None:
-        for path in self._paths:
-            try:
-                item = load_frame(path)
-            except Exception as e:  # handed to the consumer
-                self._put(e)
-                return
-            if not self._put(item):
-                return
-        self._put(self._DONE)
+        from fcnt_jax.data.video import iter_frames  # image files one by one; a video in one pass
+
+        frames = iter_frames(self._paths)
+        try:
+            while True:
+                try:
+                    item = next(frames)
+                except StopIteration:
+                    break
+                except Exception as e:  # handed to the consumer
+                    self._put(e)
+                    return
+                if not self._put(item):
+                    return
+            self._put(self._DONE)
+        finally:
+            frames.close()
 
     def __len__(self) -> int:
         return len(self._paths)
