@@ -107,6 +107,7 @@ class RoiConfig:
         return self.roi_size // self.feature_stride
 
 
+# How the saliency's second-order term is computed (see fcnt_jax/selection/hessian.py).
 HESSIAN_METHODS = ("closed_form", "hvp_probes", "hutchinson", "exact_deletion")
 
 

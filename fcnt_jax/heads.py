@@ -14,7 +14,7 @@ import optax
 
 from fcnt_jax.config import HeadConfig
 from fcnt_jax.optim import caffe_sgd
-from fcnt_jax.selection import conv_same
+from fcnt_jax.conv import conv_same
 
 
 def init_head(key: jax.Array, in_channels: int, cfg: HeadConfig) -> dict:

@@ -20,6 +20,7 @@ from PIL import Image
 
 from fcnt_jax import backbone, geometry, heatmap, selection, viz
 from fcnt_jax.config import FCNTConfig
+from fcnt_jax.selection.analysis import box_mask
 
 LAYERS = ("conv4_3", "conv5_3")
 
@@ -35,15 +36,6 @@ def _timed(fn, *args, repeats: int = 3) -> tuple[Any, float, float]:
         out = jax.block_until_ready(fn(*args))
         best = min(best, time.perf_counter() - start)
     return out, first, best
-
-
-def box_mask(box: jax.Array, roi: jax.Array, cfg: FCNTConfig) -> np.ndarray:
-    """(grid, grid) bool: feature cells whose centre lies inside the box."""
-    b = np.asarray(geometry.box_to_roi(box, roi, cfg.roi.roi_size)) / cfg.roi.feature_stride
-    centres = np.arange(cfg.roi.grid) + 0.5
-    inside_x = (centres >= b[0]) & (centres < b[0] + b[2])
-    inside_y = (centres >= b[1]) & (centres < b[1] + b[3])
-    return inside_y[:, None] & inside_x[None, :]
 
 
 def energy_inside(features: np.ndarray, mask: np.ndarray) -> float:

@@ -2,7 +2,8 @@ import jax
 import numpy as np
 
 from fcnt_jax.config import get_config
-from fcnt_jax.selection_study import box_mask, energy_inside, format_table, run_study
+from fcnt_jax.selection.analysis import box_mask
+from fcnt_jax.selection_study import energy_inside, format_table, run_study
 
 from tests.test_backbone import tiny_params
 
