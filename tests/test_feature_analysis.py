@@ -40,8 +40,12 @@ def test_input_saliency_matches_finite_differences():
     crop = jax.random.uniform(jax.random.PRNGKey(1), (32, 32, 3), jnp.float32, 0, 255)
     sal = A.input_saliency(params, crop, "conv4_3", jnp.asarray(3))
 
+    @jax.jit
+    def total(rgb):
+        return jnp.sum(backbone.vgg16_conv(params, backbone.preprocess(rgb[None]))["conv4_3"][0, ..., 3])
+
     def response(rgb):
-        return float(jnp.sum(backbone.vgg16_conv(params, backbone.preprocess(rgb[None]))["conv4_3"][0, ..., 3]))
+        return float(total(rgb))
 
     eps = 0.5
     for y, x in ((3, 4), (16, 16), (30, 1)):
@@ -128,3 +132,41 @@ def test_threshold_and_accuracies_by_hand():
     # Halves: even images (0.1 F, 0.7 N, 0.6 N) -> t = 0.35; odd (0.2 F, 0.3 F, 0.75 N) -> t = 0.525.
     assert result["held_out_accuracies"] == [1.0, 1.0]
     assert A.identity_accuracy(errors, np.array([0, 1, 1, 0, 0, 0])) == pytest.approx(5 / 6)
+
+
+def test_run_feature_analysis_end_to_end_small(tmp_path):
+    """The whole experiment at toy size (tiny random VGG, synthetic sequences under the real names):
+    every figure and table is written and the JSON holds each analysis."""
+    from PIL import Image
+
+    from fcnt_jax.benchmark import load_sequences
+    from fcnt_jax.feature_analysis import FACES, NON_FACES, run_feature_analysis, summary_markdown, table1_markdown
+    from fcnt_jax.geometry import box_to_otb
+
+    root = tmp_path / "data"
+    names = ("Boy", "Freeman1", "Girl", "Car4", "Coke")  # no David: its frames start at 0300
+    assert set(names) <= set(FACES + NON_FACES)
+    for k, name in enumerate(names):
+        frames, boxes = synthetic_sequence(6, seed=k)
+        (root / name / "img").mkdir(parents=True)
+        for t, frame in enumerate(frames, 1):
+            Image.fromarray(frame).save(root / name / "img" / f"{t:04d}.jpg", quality=95)
+        (root / name / "groundtruth_rect.txt").write_text(
+            "\n".join(",".join(f"{v:g}" for v in r) for r in box_to_otb(boxes)) + "\n")
+    sequences = {s.name: s for s in load_sequences("otb", root)}
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_feature_analysis(tiny_params(jax.random.PRNGKey(0)), sequences, get_config("code", TINY), out,
+                                  max_frames=6, stride=2, train_per_identity=2, lam_ratios=(0.1,), iterations=200,
+                                  log=lambda m: None)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [f"fig2_{n}.png" for n in sequences] + ["fig3_histogram.png", "fig4_Girl.png"])  # no MotorRolling here
+    assert result["table1_protocol"]["exp1_test_images"] == {"faces": 3 * 3 - 3, "non_faces": 2 * 3}
+    assert result["table1_protocol"]["exp2_test_images"] == 3 * (3 - 2)
+    for layer in A.LAYERS:
+        t = result["table1"]["0.1"][layer]
+        assert 0 <= t["experiment1"]["accuracy"] <= 1 and 0 <= t["experiment2"] <= 1
+        assert set(result["fig4_transfer"]["0.1"][layer]) == set(sequences)
+    md = table1_markdown(result)
+    assert "76.42%" in md and "57.28%" in md and "ordering" in md
+    assert "## Observation 1" in summary_markdown(result)

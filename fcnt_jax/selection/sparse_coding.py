@@ -18,6 +18,7 @@ sync) and vmaps over images and over ``lam``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -48,6 +49,7 @@ def gram(features: jax.Array, mask: jax.Array) -> Gram:
                 jnp.sum(pi * pi, axis=-1))
 
 
+@jax.jit
 def reconstruction_error(g: Gram, c: jax.Array) -> jax.Array:
     """``||pi - F c||^2`` from the Gram form (eq. 2 and 3's error), clipped at 0 against round-off."""
     hi = jax.lax.Precision.HIGHEST
@@ -84,6 +86,7 @@ def _lipschitz(G: jax.Array, iterations: int = 50) -> jax.Array:
     return 2.02 * jnp.maximum(top, 1e-30)
 
 
+@functools.partial(jax.jit, static_argnames=("iterations",))
 def solve(g: Gram, lam: jax.Array, iterations: int = 2000, c0: jax.Array | None = None) -> jax.Array:
     """The minimiser of eq. (1), ``c >= 0``, by FISTA on the Gram form with adaptive restart.
 
