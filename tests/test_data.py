@@ -170,7 +170,7 @@ def test_frames_stream_lazily_in_order(tmp_path, monkeypatch):
 def test_missing_folder(tmp_path):
     with pytest.raises(SequenceError, match="nowhere: sequence folder does not exist"):
         open_sequence(tmp_path / "nowhere")
-    with pytest.raises(SequenceError, match="not an OTB, VOT or UAV123"):
+    with pytest.raises(SequenceError, match="not an OTB, VOT, UAV123, GOT-10k, LaSOT or TrackingNet sequence folder"):
         (tmp_path / "empty").mkdir()
         open_sequence(tmp_path / "empty")
 

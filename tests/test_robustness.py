@@ -102,7 +102,7 @@ def test_track_cli_bad_inputs_give_one_line_errors(tmp_path, capsys):
     Image.new("RGB", (40, 30)).save(frames / "0001.png")
     (tmp_path / "file").write_text("")
     cases = [
-        (dict(sequence=str(empty)), "not an OTB, VOT or UAV123 sequence folder"),
+        (dict(sequence=str(empty)), "not an OTB, VOT, UAV123, GOT-10k, LaSOT or TrackingNet sequence folder"),
         (dict(sequence=str(empty), init_box="1,1,5,5"), "no image files"),
         (dict(sequence=str(tmp_path / "nowhere")), "sequence folder does not exist"),
         (dict(sequence=str(frames)), "init_box"),
