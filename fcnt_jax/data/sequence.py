@@ -51,7 +51,7 @@ class Sequence:
     def image_size(self) -> tuple[int, int]:
         """(height, width) of the first frame (read from its header only)."""
         path = self.frame_paths[0]
-        if not isinstance(path, Path):  # a video frame: the container's header
+        if hasattr(path, "video"):  # a data.video.VideoFrame: the container's header
             from fcnt_jax.data.video import probe_video
 
             info = self.meta.get("video") or probe_video(path.video)
@@ -79,7 +79,7 @@ class Sequence:
 def load_frame(path: Path) -> np.ndarray:
     """Decode one frame to an (H, W, 3) uint8 RGB array; errors name the file. A video frame
     reference (``data.video.VideoFrame``) is decoded from its file."""
-    if not isinstance(path, (str, Path)):
+    if hasattr(path, "video"):  # a data.video.VideoFrame
         from fcnt_jax.data.video import decode_frames
 
         return next(decode_frames(path.video, path.index, path.index + 1))
@@ -165,9 +165,12 @@ def read_flags(path: Path, count: int, kind: str, values: tuple[int, ...] | None
     text = path.read_text(encoding="utf-8", errors="replace")
     fields = [f for f in _SPLIT.split(text.strip()) if f]
     try:
-        flags = np.asarray([int(float(f)) for f in fields], np.int64)
+        numbers = [float(f) for f in fields]
     except ValueError:
-        raise SequenceError(f"{path}: {kind} holds a value that is not an integer") from None
+        numbers = [0.5]
+    if not all(v.is_integer() for v in numbers):
+        raise SequenceError(f"{path}: {kind} holds a value that is not an integer")
+    flags = np.asarray(numbers, np.int64)
     if len(flags) != count:
         raise SequenceError(f"{path}: {len(flags)} {kind} values for {count} frames")
     if values is not None and not np.isin(flags, values).all():
