@@ -12,6 +12,13 @@ in every SGD loop, ~2x faster than "shifted" alone and ~35x faster than "xla" in
 (WORKSPACE.md, "CPU convolutions"); outside loops "taps" is the fastest forward (the tracker's
 choice on CPU). Last, the two heads' forward in one jit, independent against sequenced with
 ``tracker.after`` (~25% faster on CPU).
+
+    python -m experiments.conv_impl --vgg_layers --output_dir=experiments/results/conv_impl_vgg
+
+instead times each of VGG-16's 13 convolutions at its size for a 368x368 crop, as XLA's
+convolution and as the "rows" / "taps" matmul forms, in float32 and in bfloat16 (float32
+accumulation, default precision), and prints GFLOP/s per layer: which formulation a CPU's matrix
+units favour where (WORKSPACE "CPU convolutions").
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ flags.DEFINE_list("impls", ["xla", "shifted", "rows", "taps", "auto"],
 flags.DEFINE_integer("steps", 10, "SGD steps per timed call (the discrimination update's count)")
 flags.DEFINE_integer("repeats", 3, "timed repetitions (median)")
 flags.DEFINE_string("output_dir", None, "where conv_impl.json goes", required=True)
+flags.DEFINE_bool("vgg_layers", False, "time VGG-16's 13 convolutions per formulation and dtype instead")
+flags.DEFINE_integer("size", 368, "input side for --vgg_layers (the tracker's ROI crop)")
 FLAGS = flags.FLAGS
 
 
@@ -123,6 +132,44 @@ def two_heads(repeats: int) -> dict[str, float]:
             for name, fn in (("independent", independent), ("sequenced (tracker.after)", sequenced))}
 
 
+VGG_FORMS = ("xla float32", "rows float32", "taps float32", "xla bfloat16", "rows bfloat16")
+
+
+def vgg_layer_rates(size: int, repeats: int, log) -> list[dict]:
+    """GFLOP/s of each VGG-16 convolution at its size, per formulation and dtype (2 FLOPs per
+    multiply-add over all 9 taps, the same count for every form). Layers of equal shape are
+    timed once."""
+    import jax
+    import jax.numpy as jnp
+
+    from fcnt_jax.backbone import _POOL_AFTER
+    from fcnt_jax.conv import conv_same, low_precision_rows
+    from fcnt_jax.speed import time_call
+    from fcnt_jax.weights import LAYERS
+
+    def xla(dtype):
+        return lambda x, w: jax.lax.conv_general_dilated(
+            x.astype(dtype), w.astype(dtype), (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"),
+            preferred_element_type=jnp.float32)
+
+    forms = {"xla float32": xla(jnp.float32), "rows float32": lambda x, w: conv_same(x, w, "rows"),
+             "taps float32": lambda x, w: conv_same(x, w, "taps"), "xla bfloat16": xla(jnp.bfloat16),
+             "rows bfloat16": lambda x, w: low_precision_rows(x, w, jnp.bfloat16)}
+    rows, seen, h = [], {}, size
+    for name, c_in, c_out in LAYERS:
+        shape = (h, c_in, c_out)
+        if shape not in seen:
+            x = jax.random.normal(jax.random.PRNGKey(0), (1, h, h, c_in))
+            w = 0.05 * jax.random.normal(jax.random.PRNGKey(1), (3, 3, c_in, c_out))
+            gflop = 2 * h * h * 9 * c_in * c_out / 1e9
+            seen[shape] = {form: gflop / time_call(jax.jit(fn), x, w, repeats=repeats) for form, fn in forms.items()}
+        rows.append({"layer": name, "hw": h, "c_in": c_in, "c_out": c_out, "gflops": seen[shape]})
+        log(f"{name} {h}x{h}x{c_in}->{c_out}: " + ", ".join(f"{k} {v:.0f}" for k, v in seen[shape].items()))
+        if name in _POOL_AFTER:
+            h //= 2
+    return rows
+
+
 def main(argv):
     del argv
     import jax
@@ -131,6 +178,18 @@ def main(argv):
     from fcnt_jax.speed import time_call
 
     out = ensure_writable_dir(Path(FLAGS.output_dir))
+    if FLAGS.vgg_layers:
+        rows = vgg_layer_rates(FLAGS.size, FLAGS.repeats, stderr_log)
+        data = {"device": jax.devices()[0].device_kind, "platform": jax.default_backend(), "size": FLAGS.size,
+                "gflops_per_layer": rows, "command": "python -m experiments.conv_impl " + " ".join(sys.argv[1:])}
+        write_text_atomic(out / "conv_impl.json", json.dumps(data, indent=2) + "\n")
+        print(f"device: {data['device']} ({data['platform']}), GFLOP/s per VGG-16 convolution at {FLAGS.size}x{FLAGS.size}")
+        print("| layer | shape | " + " | ".join(VGG_FORMS) + " |")
+        print("|---|---|" + "---|" * len(VGG_FORMS))
+        for r in rows:
+            print(f"| {r['layer']} | {r['hw']}x{r['hw']}x{r['c_in']}->{r['c_out']} | "
+                  + " | ".join(f"{r['gflops'][f]:.0f}" for f in VGG_FORMS) + " |")
+        return 0
     table: dict[str, dict[str, float]] = {}
     for name, (make, args) in workloads(FLAGS.steps).items():
         table[name] = {}

@@ -114,3 +114,16 @@ def _conv_from_rows(rows: jax.Array, w: jax.Array, n: int, height: int, width: i
     blocks = jnp.dot(rows, kernel, precision=jax.lax.Precision.HIGHEST).reshape(height, n, width, kh, o)
     y = sum(_shifted(blocks[:, :, :, dy], {0: dy - kh // 2}) for dy in range(kh))  # (H, n, W, O)
     return jnp.transpose(y, (1, 0, 2, 3))
+
+
+def low_precision_rows(x: jax.Array, w: jax.Array, dtype=jnp.bfloat16) -> jax.Array:
+    """The "rows" convolution with ``dtype`` operands and float32 accumulation at default precision:
+    the form that can use a CPU's bfloat16 matrix units (AMX, avx512_bf16), measured per VGG layer
+    by ``experiments.conv_impl --vgg_layers``. Not used by the tracker."""
+    n, height, width, _ = x.shape
+    kh, kw, c, o = w.shape
+    rows = _rows_matrix(x.astype(dtype), kw)
+    kernel = jnp.transpose(w.astype(dtype).reshape(kh, kw * c, o), (1, 0, 2)).reshape(kw * c, kh * o)
+    blocks = jnp.dot(rows, kernel, preferred_element_type=jnp.float32).reshape(height, n, width, kh, o)
+    y = sum(_shifted(blocks[:, :, :, dy], {0: dy - kh // 2}) for dy in range(kh))
+    return jnp.transpose(y, (1, 0, 2, 3))

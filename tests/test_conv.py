@@ -52,3 +52,17 @@ def test_conv_same_rejects_an_unknown_impl():
     with pytest.raises(ValueError, match="impl='fft'"):
         conv_same(jnp.zeros((4, 4, 1)), jnp.zeros((3, 3, 1, 1)), "fft")
 
+
+
+def test_low_precision_rows_is_the_rows_convolution_in_bfloat16():
+    from fcnt_jax.conv import low_precision_rows
+
+    kx, kk = jax.random.split(jax.random.PRNGKey(0))
+    x = jax.random.normal(kx, (2, 6, 5, 8), jnp.float32)
+    w = jax.random.normal(kk, (3, 3, 8, 4), jnp.float32)
+    ref = direct_conv(np.asarray(x, np.float64), np.asarray(w, np.float64))
+    np.testing.assert_allclose(low_precision_rows(x, w, jnp.float32), ref, atol=1e-4)
+    low = low_precision_rows(x, w, jnp.bfloat16)
+    assert low.dtype == jnp.float32  # float32 accumulation and output
+    err = np.abs(np.asarray(low) - ref).max() / np.abs(ref).max()
+    assert 1e-4 < err < 2e-2  # bfloat16 operands: rounded (so the cast happened), not wrong
