@@ -222,12 +222,21 @@ def _transfer(by_seq: dict[str, list[AnalysedImage]], faces: list[str], others: 
         same_class = faces if name in faces else others
         other_class = others if name in faces else faces
 
-        def mean_error(ims):
-            return float(np.mean(A.relative_errors(code, A.stack_grams([im.grams[layer] for im in ims])))) if ims else None
+        def errors(ims):
+            return A.relative_errors(code, A.stack_grams([im.grams[layer] for im in ims])) if ims else np.zeros(0)
 
+        def mean_error(ims):
+            return float(np.mean(errors(ims))) if ims else None
+
+        others_first = [by_seq[n][0] for n in same_class + other_class if n != name]
         out[name] = {"own_first": mean_error(own[:1]), "own_later": mean_error(own[1:]),
                      "same_class_first": mean_error([by_seq[n][0] for n in same_class if n != name]),
-                     "other_class_first": mean_error([by_seq[n][0] for n in other_class])}
+                     "other_class_first": mean_error([by_seq[n][0] for n in other_class]),
+                     # Per image: the error of this code on each of its own later frames and on
+                     # every other sequence's first frame.
+                     "own_per_frame": {im.frame: float(e) for im, e in zip(own, errors(own))},
+                     "other_sequences_first_frame": {im.sequence: float(e) for im, e in
+                                                     zip(others_first, errors(others_first))}}
     return out
 
 

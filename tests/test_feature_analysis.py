@@ -166,7 +166,13 @@ def test_run_feature_analysis_end_to_end_small(tmp_path):
     for layer in A.LAYERS:
         t = result["table1"]["0.1"][layer]
         assert 0 <= t["experiment1"]["accuracy"] <= 1 and 0 <= t["experiment2"] <= 1
-        assert set(result["fig4_transfer"]["0.1"][layer]) == set(sequences)
+        transfer = result["fig4_transfer"]["0.1"][layer]
+        assert set(transfer) == set(sequences)
+        girl = transfer["Girl"]
+        assert sorted(girl["own_per_frame"]) == [1, 3, 5] and set(girl["other_sequences_first_frame"]) == set(
+            sequences) - {"Girl"}
+        assert girl["own_per_frame"][1] == pytest.approx(girl["own_first"])
+        assert np.mean([girl["own_per_frame"][f] for f in (3, 5)]) == pytest.approx(girl["own_later"])
     md = table1_markdown(result)
     assert "76.42%" in md and "57.28%" in md and "ordering" in md
     assert "## Observation 1" in summary_markdown(result)
