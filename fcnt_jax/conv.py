@@ -107,11 +107,18 @@ def _rows_matrix(x: jax.Array, kw: int) -> jax.Array:
     return jnp.transpose(rows, (1, 0, 2, 3)).reshape(-1, kw * x.shape[3])
 
 
-def _conv_from_rows(rows: jax.Array, w: jax.Array, n: int, height: int, width: int) -> jax.Array:
-    """The convolution from :func:`_rows_matrix`'s rows: one matmul, then the vertical shifted sum."""
+def _conv_from_rows(rows: jax.Array, w: jax.Array, n: int, height: int, width: int,
+                    preferred_element_type=None) -> jax.Array:
+    """The convolution from :func:`_rows_matrix`'s rows: one matmul, then the vertical shifted sum.
+    With ``preferred_element_type`` the matmul runs at default precision and accumulates in that
+    type (low-precision operands); without it, at HIGHEST precision in the operands' type."""
     kh, kw, c, o = w.shape
     kernel = jnp.transpose(w.reshape(kh, kw * c, o), (1, 0, 2)).reshape(kw * c, kh * o)
-    blocks = jnp.dot(rows, kernel, precision=jax.lax.Precision.HIGHEST).reshape(height, n, width, kh, o)
+    if preferred_element_type is None:
+        product = jnp.dot(rows, kernel, precision=jax.lax.Precision.HIGHEST)
+    else:
+        product = jnp.dot(rows, kernel, preferred_element_type=preferred_element_type)
+    blocks = product.reshape(height, n, width, kh, o)
     y = sum(_shifted(blocks[:, :, :, dy], {0: dy - kh // 2}) for dy in range(kh))  # (H, n, W, O)
     return jnp.transpose(y, (1, 0, 2, 3))
 
@@ -121,9 +128,5 @@ def low_precision_rows(x: jax.Array, w: jax.Array, dtype=jnp.bfloat16) -> jax.Ar
     the form that can use a CPU's bfloat16 matrix units (AMX, avx512_bf16), measured per VGG layer
     by ``experiments.conv_impl --vgg_layers``. Not used by the tracker."""
     n, height, width, _ = x.shape
-    kh, kw, c, o = w.shape
-    rows = _rows_matrix(x.astype(dtype), kw)
-    kernel = jnp.transpose(w.astype(dtype).reshape(kh, kw * c, o), (1, 0, 2)).reshape(kw * c, kh * o)
-    blocks = jnp.dot(rows, kernel, preferred_element_type=jnp.float32).reshape(height, n, width, kh, o)
-    y = sum(_shifted(blocks[:, :, :, dy], {0: dy - kh // 2}) for dy in range(kh))
-    return jnp.transpose(y, (1, 0, 2, 3))
+    return _conv_from_rows(_rows_matrix(x.astype(dtype), w.shape[1]), w.astype(dtype), n, height, width,
+                           preferred_element_type=jnp.float32)

@@ -44,10 +44,6 @@ class VideoFrame:
     def __str__(self) -> str:
         return f"{self.video} frame {self.index + 1} (index {self.index})"
 
-    @property
-    def suffix(self) -> str:
-        return self.video.suffix
-
 
 @dataclasses.dataclass(frozen=True)
 class VideoInfo:
@@ -101,11 +97,10 @@ def probe_video(path: str | Path) -> VideoInfo:
     return info
 
 
-def decode_frames(video: Path, start: int, stop: int, expected: int | None = None) -> Iterator[np.ndarray]:
+def decode_frames(video: Path, start: int, stop: int) -> Iterator[np.ndarray]:
     """Frames ``start <= i < stop`` as RGB uint8 arrays, decoded in order; raises SequenceError at
     the first frame the file cannot give (truncated or corrupt), naming it."""
     av = _av()
-    expected = stop if expected is None else expected
     index = 0
     try:
         with av.open(str(video)) as container:
@@ -121,7 +116,7 @@ def decode_frames(video: Path, start: int, stop: int, expected: int | None = Non
     except Exception as e:
         raise SequenceError(f"{VideoFrame(Path(video), index)}: cannot decode ({type(e).__name__}: {e})") from None
     if index < stop:
-        raise SequenceError(f"{VideoFrame(Path(video), index)}: the video ended after {index} of {expected} frames "
+        raise SequenceError(f"{VideoFrame(Path(video), index)}: the video ended after {index} of {stop} frames "
                             "(truncated or corrupt file)")
 
 
