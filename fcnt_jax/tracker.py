@@ -94,9 +94,9 @@ def init_fn(vgg_params, frame: jax.Array, box: jax.Array, key: jax.Array, cfg: F
     first_map = _map_for(box, roi, image_hw, cfg)
     k_sel_s, k_sel_g, k_gnet, k_snet, k_track = jax.random.split(key, 5)
     # One after the other, like the two trainings below (see :func:`after`).
-    s_channels, _, _ = selection.select_channels(conv4, first_map, k_sel_s, cfg.selection, "conv4_3")
-    g_channels, _, _ = selection.select_channels(after(conv5, s_channels), first_map, k_sel_g,
-                                                 cfg.selection, "conv5_3")
+    s_channels, _ = selection.select_channels(conv4, first_map, k_sel_s, cfg.selection, "conv4_3")
+    g_channels, _ = selection.select_channels(after(conv5, s_channels), first_map, k_sel_g,
+                                              cfg.selection, "conv5_3")
     s_feat = selection.gather_channels(conv4, s_channels)
     g_feat = selection.gather_channels(conv5, g_channels)
     k = cfg.selection.num_channels

@@ -160,6 +160,6 @@ def test_dropout_is_caffe_style():
 def test_select_channels_end_to_end_small():
     cfg = SelectionConfig(num_channels=3, iterations=5)
     _, f, target = toy(7, c=6)
-    idx, scores, _ = jax.jit(S.select_channels, static_argnums=(3, 4))(f, target, jax.random.PRNGKey(0), cfg, "conv5_3")
+    idx, scores = jax.jit(S.select_channels, static_argnums=(3, 4))(f, target, jax.random.PRNGKey(0), cfg, "conv5_3")
     assert idx.shape == (3,) and scores.shape == (6,)
     np.testing.assert_array_equal(np.sort(np.asarray(scores))[::-1][:3], np.asarray(scores)[np.asarray(idx)])

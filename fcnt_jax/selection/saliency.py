@@ -10,9 +10,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from fcnt_jax.config import SelectionConfig
 from fcnt_jax.selection.hessian import hessian_diagonal
-from fcnt_jax.selection.selcnn import init_selcnn, selcnn_loss, train_selcnn
+from fcnt_jax.selection.selcnn import selcnn_loss
 
 
 def deletion_quadratic_term(params: dict, features: jax.Array) -> jax.Array:
@@ -52,16 +51,3 @@ def top_k_channels(scores: jax.Array, k: int) -> jax.Array:
 
 def gather_channels(features: jax.Array, indices: jax.Array) -> jax.Array:
     return jnp.take(features, indices, axis=-1)
-
-
-def select_channels(features: jax.Array, target: jax.Array, key: jax.Array, cfg: SelectionConfig,
-                    layer: str) -> tuple[jax.Array, jax.Array, dict]:
-    """First-frame selection for one layer: init + train the sel-CNN, score, take the top K.
-
-    Returns (indices (K,), scores (C,), trained sel-CNN params). Jit with cfg and layer static.
-    """
-    init_key, train_key, probe_key = jax.random.split(key, 3)
-    params = init_selcnn(init_key, features.shape[-1], cfg, features.dtype)
-    params, _ = train_selcnn(params, features, target, train_key, cfg, layer)
-    scores = saliency(params, features, target, cfg.hessian_sign, cfg.hessian_method, probe_key)
-    return top_k_channels(scores, cfg.num_channels), scores, params
