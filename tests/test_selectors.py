@@ -2,6 +2,8 @@
 checks against exact references, the registry plugs a user's selector into the tracker, and the
 default (saliency) selects exactly as the tracker always has."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -228,3 +230,23 @@ def test_every_selector_initialises_the_tracker_at_small_size(method):
     k = cfg.selection.num_channels
     for channels in (state.s_channels, state.g_channels):
         assert len(set(np.asarray(channels).tolist())) == k  # K distinct maps; the step is tested above
+
+
+def test_readme_selector_example_registers_and_selects():
+    """README's "plug in your own selector" block, up to the tracking call (which needs the real
+    weights): its selector registers and finds the planted channels."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = text.index("```python\nimport jax.numpy as jnp\nfrom fcnt_jax import backbone, selection")
+    block = text[start + len("```python\n"):text.index("```", start + 10)]
+    head = block[:block.index("vgg = ")]
+    namespace: dict = {}
+    SS._SELECTORS.pop("box_contrast", None)  # the block registers it; a rerun in one process may too
+    exec(compile(head, "README.md", "exec"), namespace)
+    cfg = namespace["cfg"]
+    assert cfg.selection.method == "box_contrast" and cfg.selection.num_channels == 64
+    f, target, relevant = planted_features(4)
+    sel = dataclasses.replace(cfg.selection, num_channels=RELEVANT)
+    idx, _ = S.select_channels(f, target, jax.random.PRNGKey(0), sel, "conv5_3")
+    assert set(np.asarray(idx).tolist()) == relevant
