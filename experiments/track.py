@@ -75,7 +75,7 @@ def main(argv):
     if video is not None:
         extra["video"] = {"path": str(video.path), "frames": video.num_frames, "fps": video.fps,
                           "width": video.width, "height": video.height, "codec": video.codec}
-    txt, js = write_results(result, out, extra)
+    txt, js = write_results(result, out, extra, seq.groundtruth, cfg.localization.distracter_ratio)
     t = result.timing
     summary = (f"{seq.name}: init {t['init_s']:.1f} s (compile {t['compile_s']:.1f} s), "
                f"tracking {t['track_fps']:.2f} fps")

@@ -33,7 +33,8 @@ from fcnt_jax.config import FCNTConfig
 from fcnt_jax.data import Sequence, SequenceError
 from fcnt_jax.data.sequence import check_box_in_frame
 from fcnt_jax.eval.metrics import sequence_scores
-from fcnt_jax.run import TrackResult, check_frame_size, common_canvas, pad_to_canvas
+from fcnt_jax.run import (TrackResult, check_frame_size, common_canvas, diagnostic_fields, pad_to_canvas,
+                          stack_diagnostics)
 
 
 def _init_one(vgg_params, frame, box, key, image_hw, cfg):
@@ -183,8 +184,9 @@ def track_batch(vgg_params, sequences: list[Sequence], cfg: FCNTConfig, seed: in
             for slot in slots:
                 if slot.stream is not None:
                     slot.stream.close()
-        host, adapted, discriminated = _to_host([(o.box, o.confidence, o.decided_by) for o in outputs],
-                                                [o.adapted for o in outputs], [o.discriminated for o in outputs])
+        host, adapted, discriminated, diag = _to_host([(o.box, o.confidence, o.decided_by) for o in outputs],
+                                                      [o.adapted for o in outputs], [o.discriminated for o in outputs],
+                                                      [diagnostic_fields(o) for o in outputs])
         for i, slot in enumerate(slots[:len(group)]):
             if i not in mine:  # another process tracked it and reports it
                 continue
@@ -207,7 +209,8 @@ def track_batch(vgg_params, sequences: list[Sequence], cfg: FCNTConfig, seed: in
                                        np.array([int(d[i]) for _, _, d in host[:n]]), timing, scores,
                                        {"adapted": int(sum(bool(a[i]) for a in adapted[:n])),
                                         "discriminated": int(sum(bool(a[i]) for a in discriminated[:n]))},
-                                       slot.error))
+                                       slot.error,
+                                       stack_diagnostics([{k: v[i] for k, v in d.items()} for d in diag[:n]])))
     return results
 
 

@@ -174,7 +174,8 @@ def run_benchmark(vgg_params, dataset: str, root: Path, output_dir: Path, cfg: F
                 record(folder.name, {"sequence": folder.name, "error": result.error}, failed=True)
                 continue
             seq = dict(group)[folder]
-            _, js = write_results(result, output_dir, {**extra, "score_rule": seq.score_rule})
+            _, js = write_results(result, output_dir, {**extra, "score_rule": seq.score_rule}, seq.groundtruth,
+                                  cfg.localization.distracter_ratio)
             write_submission(dataset, result, output_dir)
             record(folder.name, json.loads(js.read_text()))
     return [rows[f.name] for f in folders if f.name in rows]

@@ -45,6 +45,23 @@ class TrackResult:
     scores: dict[str, float] | None
     updates: dict[str, int] = dataclasses.field(default_factory=dict)  # how often each SNet update ran
     error: str | None = None  # set when a bad frame stopped the sequence early (boxes: the frames before it)
+    # Per frame (row 0: the re-tracked first frame), the DIAGNOSTICS fields of the step outputs.
+    diagnostics: dict[str, np.ndarray] | None = None
+
+
+# What each frame's StepOutput says about the decision (issue 19), kept per frame in <Seq>.json.
+DIAGNOSTICS = ("decided_by", "confidence", "g_confidence", "s_confidence", "g_pd", "s_pd", "g_peak", "s_peak",
+               "adapted", "discriminated")
+
+
+def diagnostic_fields(out) -> dict:
+    """The DIAGNOSTICS of one StepOutput (device arrays; fetched once, after the frame loop)."""
+    return {k: getattr(out, k) for k in DIAGNOSTICS}
+
+
+def stack_diagnostics(host: list[dict]) -> dict[str, np.ndarray]:
+    """Host copies of per-frame diagnostics -> one array per field."""
+    return {k: np.array([np.asarray(h[k]).item() for h in host]) for k in DIAGNOSTICS}
 
 
 _COMPILED: dict[tuple, tuple] = {}
@@ -210,7 +227,8 @@ def track_sequence(vgg_params, seq: Sequence, cfg: FCNTConfig, seed: int = 0, gi
                 f"the {len(outputs)} boxes before it are kept")
         jax.block_until_ready(outputs[-1].box)
         track_s = time.perf_counter() - t_track
-    host = jax.device_get([(o.box, o.confidence, o.decided_by, o.adapted, o.discriminated) for o in outputs])
+    host, diag = jax.device_get(([(o.box, o.confidence, o.decided_by, o.adapted, o.discriminated) for o in outputs],
+                                 [diagnostic_fields(o) for o in outputs]))
     boxes = np.stack([np.asarray(h[0], np.float64) for h in host])
     boxes[0] = seq.init_box  # OTB convention: frame 1 is the given box
     confidence = np.array([float(h[1]) for h in host])
@@ -223,11 +241,15 @@ def track_sequence(vgg_params, seq: Sequence, cfg: FCNTConfig, seed: int = 0, gi
     scores = None if seq.groundtruth is None else sequence_scores(boxes, seq.groundtruth, scored=seq.scored)
     if gif_path is not None and gif:
         viz.save_gif(gif, gif_path)
-    return TrackResult(seq.name, boxes, confidence, decided_by, timing, scores, updates, error)
+    return TrackResult(seq.name, boxes, confidence, decided_by, timing, scores, updates, error,
+                       stack_diagnostics(diag))
 
 
-def write_results(result: TrackResult, output_dir: Path, extra: dict[str, Any] | None = None) -> tuple[Path, Path]:
-    """``<Seq>.txt`` (OTB 1-based x,y,w,h, floats) and ``<Seq>.json``, each written atomically."""
+def write_results(result: TrackResult, output_dir: Path, extra: dict[str, Any] | None = None,
+                  groundtruth: np.ndarray | None = None, distracter_ratio: float | None = None) -> tuple[Path, Path]:
+    """``<Seq>.txt`` (OTB 1-based x,y,w,h, floats) and ``<Seq>.json``, each written atomically; with
+    per-frame diagnostics, also ``<Seq>_diagnostics.png`` (``groundtruth`` and ``distracter_ratio``,
+    when given, are drawn in it)."""
     output_dir.mkdir(parents=True, exist_ok=True)
     txt = output_dir / f"{result.name}.txt"
     lines = [",".join(f"{v:.3f}" for v in row) for row in box_to_otb(result.boxes)]
@@ -240,9 +262,64 @@ def write_results(result: TrackResult, output_dir: Path, extra: dict[str, Any] |
               "updates": result.updates,
               **({"error": result.error, "partial": True} if result.error else {}),
               "device": jax.devices()[0].device_kind, **(extra or {})}
+    if result.diagnostics is not None:
+        record["per_frame"] = per_frame_record(result)
     js = output_dir / f"{result.name}.json"
     write_text_atomic(js, json.dumps(record, indent=2) + "\n")
+    if result.diagnostics is not None and len(result.boxes) > 0:
+        from fcnt_jax.eval.report import save_png
+
+        save_png(diagnostics_plot(result, distracter_ratio, groundtruth), output_dir / f"{result.name}_diagnostics.png")
     return txt, js
+
+
+def per_frame_record(result: TrackResult) -> dict[str, list]:
+    """JSON lists, one entry per frame: the box (OTB 1-based) and the DIAGNOSTICS (floats to 4
+    digits; NaN as null, since JSON has none; values capped at +-1e6, so an infinite P_d, a
+    target box with no map mass inside, reads 1e6)."""
+    def num(v):
+        v = float(v)
+        return None if np.isnan(v) else round(min(max(v, -1e6), 1e6), 4)
+
+    d = result.diagnostics
+    rec = {"box": [[round(float(v), 3) for v in row] for row in box_to_otb(result.boxes)],
+           "decided_by": [("gnet", "snet", "held")[int(v)] for v in d["decided_by"]]}
+    for k in DIAGNOSTICS:
+        if k in ("decided_by",):
+            continue
+        rec[k] = [bool(v) for v in d[k]] if k in ("adapted", "discriminated") else [num(v) for v in d[k]]
+    return rec
+
+
+def diagnostics_plot(result: TrackResult, distracter_ratio: float | None = None,
+                     groundtruth: np.ndarray | None = None):
+    """Three panels over frames: both nets' confidences and raw peaks; both P_d (capped at 3) with
+    the distracter threshold; who decided (and the overlap with the ground truth when given)."""
+    from fcnt_jax.eval.metrics import iou
+    from fcnt_jax.eval.report import line_plot, stack_images
+
+    d = result.diagnostics
+    frames = np.arange(1, len(result.boxes) + 1, dtype=float)
+    xlim = (0.0, float(10 * int(np.ceil(len(frames) / 10))))  # round ticks: 10 grid steps
+    size = (900, 300)
+    conf = [("GNet confidence", frames, d["g_confidence"]), ("SNet confidence", frames, d["s_confidence"]),
+            ("GNet raw peak", frames, d["g_peak"]), ("SNet raw peak", frames, d["s_peak"])]
+    top = max(1.0, float(np.nanmax(np.concatenate([v for _, _, v in conf]), initial=1.0)))
+    panels = [line_plot(conf, f"{result.name}: confidences and raw map peaks", "frame", "value", xlim,
+                        (0.0, np.ceil(top * 10) / 10), legend_loc="upper right", size=size)]
+    pd = [("GNet P_d", frames, np.minimum(d["g_pd"], 3.0)), ("SNet P_d", frames, np.minimum(d["s_pd"], 3.0))]
+    if distracter_ratio is not None:
+        pd.append((f"distracter at P_d >= {distracter_ratio:g}", frames, np.full_like(frames, distracter_ratio)))
+    panels.append(line_plot(pd, "P_d: map mass outside / inside the GNet box (capped at 3)", "frame", "P_d", xlim,
+                            (0.0, 3.0), legend_loc="upper right", size=size))
+    who = [("SNet decided", frames, (d["decided_by"] == 1).astype(float)),
+           ("box held", frames, (d["decided_by"] == 2).astype(float) * 0.5)]
+    if groundtruth is not None:
+        n = min(len(groundtruth), len(result.boxes))
+        who.insert(0, ("IoU with ground truth", frames[:n], iou(result.boxes[:n], groundtruth[:n])))
+    panels.append(line_plot(who, "who decided (SNet 1, held 0.5; GNet 0)", "frame", "", xlim, (0.0, 1.0),
+                            legend_loc="upper right", size=size))
+    return stack_images(panels)
 
 
 def stderr_log(message: str) -> None:

@@ -60,6 +60,15 @@ class StepOutput:
     discriminated: jax.Array  # the discrimination update ran this frame
     roi: jax.Array  # [x0, y0, side] of the ROI the maps live in
     maps_usable: jax.Array  # False: both maps were all zero or non-finite, so the box held
+    # Diagnostics (issue 19): each net's best-particle confidence, its P_d (mass outside / inside
+    # the GNet box, spec §5.4) and its raw map's peak (before thresholding), so that a failure can
+    # be read frame by frame instead of guessed.
+    g_confidence: jax.Array
+    s_confidence: jax.Array
+    g_pd: jax.Array
+    s_pd: jax.Array
+    g_peak: jax.Array
+    s_peak: jax.Array
     g_map: jax.Array | None = None  # (roi_size, roi_size) thresholded, when return_maps
     s_map: jax.Array | None = None
 
@@ -207,6 +216,12 @@ def _run_if(pred: jax.Array, update, state: TrackerState, batch_axis: str | None
     return jax.lax.cond(any_pred, masked, lambda st: st, state)
 
 
+def _peak(raw: jax.Array) -> jax.Array:
+    """The largest finite value of a raw head output (NaN when none is finite)."""
+    finite = jnp.isfinite(raw)
+    return jnp.where(jnp.any(finite), jnp.max(jnp.where(finite, raw, -jnp.inf)), jnp.nan)
+
+
 def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
             return_maps: bool = False, batch_axis: str | None = None) -> tuple[TrackerState, StepOutput]:
     """Track one frame (not jitted here; see :data:`step`). ``batch_axis``: see :func:`_run_if`."""
@@ -234,10 +249,10 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
     s_conf_all = localize.particle_confidence(s_map, boxes, roi, size)
     g_best = jnp.argmax(localize.ranking_score(g_conf_all, boxes, loc.gamma_g, loc.score_mode))
     s_best = jnp.argmax(localize.ranking_score(s_conf_all, boxes, loc.gamma_s, loc.score_mode))
-    g_distracter, _ = localize.distracter_test(g_map, boxes[g_best], roi, image_hw, size,
-                                               loc.gnet_distracter_value, loc.distracter_ratio)
-    s_distracter, _ = localize.distracter_test(s_map, boxes[g_best], roi, image_hw, size,
-                                               loc.snet_distracter_value, loc.distracter_ratio)
+    g_distracter, g_pd = localize.distracter_test(g_map, boxes[g_best], roi, image_hw, size,
+                                                  loc.gnet_distracter_value, loc.distracter_ratio)
+    s_distracter, s_pd = localize.distracter_test(s_map, boxes[g_best], roi, image_hw, size,
+                                                  loc.snet_distracter_value, loc.distracter_ratio)
     target, conf, decided_by = localize.decide(state.target, particles[g_best], g_conf_all[g_best],
                                                particles[s_best], s_conf_all[s_best], g_distracter, loc)
     new_box = geometry.state_to_box(target, loc.template_size)
@@ -294,6 +309,8 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
     out = StepOutput(box=new_box, confidence=conf, decided_by=decided_by, g_distracter=g_distracter,
                      s_distracter=s_distracter, adapted=adapt, discriminated=discriminate, roi=roi,
                      maps_usable=maps_usable,
+                     g_confidence=g_conf_all[g_best], s_confidence=s_conf_all[s_best], g_pd=g_pd, s_pd=s_pd,
+                     g_peak=_peak(g_raw), s_peak=_peak(s_raw),
                      g_map=g_map if return_maps else None, s_map=s_map if return_maps else None)
     return state, out
 

@@ -61,3 +61,31 @@ def test_every_result_writer_uses_the_umask(tmp_path, umask_022):
         assert mode(path) == 0o644, path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["Seq.json", "Seq.txt", "plot.png", "results.jsonl",
                                                          "seq.gif"]
+
+
+def test_per_frame_diagnostics_are_written_and_plotted(tmp_path):
+    """<Seq>.json holds the box and every diagnostic per frame (NaN as null, names for the deciding
+    net); <Seq>_diagnostics.png draws them, one panel each."""
+    import json
+
+    from fcnt_jax.run import DIAGNOSTICS, TrackResult, write_results
+
+    n = 5
+    boxes = np.array([[10.0 + t, 20.0, 30.0, 40.0] for t in range(n)])
+    diag = {k: np.linspace(0.1, 0.5, n) for k in DIAGNOSTICS}
+    diag["decided_by"] = np.array([0, 0, 1, 2, 0])
+    diag["adapted"] = np.array([False, False, False, True, False])
+    diag["discriminated"] = np.array([False, True, False, False, False])
+    diag["g_pd"] = np.array([0.1, 0.5, np.inf, 2.0, np.nan])
+    result = TrackResult("Seq", boxes, diag["confidence"], diag["decided_by"], {"init_s": 1.0}, None,
+                         diagnostics=diag)
+    _, js = write_results(result, tmp_path, groundtruth=boxes + 1.0, distracter_ratio=0.2)
+    per_frame = json.loads(js.read_text())["per_frame"]
+    assert per_frame["decided_by"] == ["gnet", "gnet", "snet", "held", "gnet"]
+    assert per_frame["box"][1] == [12.0, 21.0, 30.0, 40.0]  # OTB 1-based
+    assert per_frame["g_pd"] == [0.1, 0.5, 1e6, 2.0, None]
+    assert per_frame["discriminated"] == [False, True, False, False, False]
+    assert per_frame["s_peak"] == [round(v, 4) for v in np.linspace(0.1, 0.5, n)]
+    image = Image.open(tmp_path / "Seq_diagnostics.png")
+    assert image.size == (900, 900)
+    assert len(np.unique(np.asarray(image.convert("RGB")).reshape(-1, 3), axis=0)) > 20  # curves, not a blank sheet

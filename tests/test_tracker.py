@@ -134,3 +134,27 @@ def test_after_returns_its_input_exactly_whatever_it_waits_for(done):
         out = jax.jit(tracker.after)(x.astype(dtype), waited)
         assert out.dtype == dtype
         np.testing.assert_array_equal(np.asarray(out, np.float32), np.asarray(x.astype(dtype), np.float32))
+
+
+def test_step_diagnostics_agree_with_the_decisions(synthetic_run):
+    """The per-frame diagnostics (issue 19) are the values the rules used: a distracter flag is
+    P_d >= ratio, and an accepted move reports the deciding net's own confidence."""
+    cfg, _, _, _, outs, _, _ = synthetic_run
+    loc = cfg.localization
+    for o in outs:
+        assert bool(o.g_distracter) == (float(o.g_pd) >= loc.distracter_ratio)
+        assert bool(o.s_distracter) == (float(o.s_pd) >= loc.distracter_ratio)
+        if int(o.decided_by) == 0:
+            assert float(o.confidence) == float(o.g_confidence)
+        elif int(o.decided_by) == 1:
+            assert float(o.confidence) == float(o.s_confidence)
+        assert np.isfinite(float(o.g_peak)) and np.isfinite(float(o.s_peak))
+        # A confidence is a mean of the thresholded map inside a box: never above the raw peak.
+        assert float(o.g_confidence) <= max(float(o.g_peak), 0.0) + 1e-6
+        assert float(o.s_confidence) <= max(float(o.s_peak), 0.0) + 1e-6
+    assert len({round(float(o.g_peak), 6) for o in outs}) > 1  # measured per frame, not a constant
+
+
+def test_raw_peak_ignores_non_finite_values():
+    assert float(tracker._peak(jnp.array([[1.0, jnp.nan], [3.0, -jnp.inf]]))) == 3.0
+    assert np.isnan(float(tracker._peak(jnp.full((2, 2), jnp.nan))))
