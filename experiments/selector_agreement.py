@@ -49,8 +49,8 @@ def main(argv):
     trainers = {"gates": jax.jit(selectors.train_gates, static_argnums=3),
                 "perturbed_topk": jax.jit(selectors.train_perturbed_topk, static_argnums=3)}
     key = jax.random.PRNGKey(FLAGS.seed)
-    rows, lines = [], ["| sequence | layer | method | s | top-384 shared | top-64 shared | target act. top 64 / all | "
-                       "learned loss (M's mean square) |", "|---|---|---|---|---|---|---|---|"]
+    rows, lines = [], [("| sequence | layer | method | s | top-384 shared | top-64 shared | target act. top 64 / all | "
+                       "learned loss (M's mean square) |"), "|---|---|---|---|---|---|---|---|"]
     for path in FLAGS.sequences:
         seq = open_sequence(path)
         cfg = get_config("code", FLAGS.set)

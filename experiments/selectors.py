@@ -141,7 +141,7 @@ def main(argv):
     protocol = {"sets": {n: {"root": str(r), "frames": f, "sequences": c} for n, (r, f, c, _) in per_set.items()},
                 "methods": list(FLAGS.methods), "num_channels": ks, "seeds": seeds, "preset": "code"}
     write_text_atomic(out / "selectors.json", json.dumps({"protocol": protocol, "results": table}, indent=2))
-    header = (f"Selectors judged by tracking (code preset; sets: "
+    header = ("Selectors judged by tracking (code preset; sets: "
               + ", ".join(f"{n} first {f} frames ({len(c)} sequences)" for n, (_, f, c, _) in per_set.items())
               + f"; seeds {seeds}). Per-sequence OPE reports: report/.\n\n")
     write_text_atomic(out / "selectors.md", header + text)

@@ -53,14 +53,14 @@ def planted_features(seed: int, size: int = SIZE, channels: int = CHANNELS):
 # lr 1e-10 leave it on real features); with the paper's sign (+1) and the exact deletion term it is
 # the loss increase of deleting a channel, which a fitted sel-CNN ranks right.
 PLANTED_CONFIGS = {
-    "saliency_code_sign": dict(method="saliency", base_lr=1e-4, iterations=10),
-    "saliency_paper_sign": dict(method="saliency", base_lr=1e-3, iterations=300, hessian_sign=1.0,
-                                hessian_method="exact_deletion"),
-    "first_order": dict(method="first_order", base_lr=1e-4, iterations=10),
-    "activation": dict(method="activation"),
-    "lasso": dict(method="lasso"),
-    "gates": dict(method="gates"),
-    "perturbed_topk": dict(method="perturbed_topk"),
+    "saliency_code_sign": {"method": "saliency", "base_lr": 1e-4, "iterations": 10},
+    "saliency_paper_sign": {"method": "saliency", "base_lr": 1e-3, "iterations": 300, "hessian_sign": 1.0,
+                            "hessian_method": "exact_deletion"},
+    "first_order": {"method": "first_order", "base_lr": 1e-4, "iterations": 10},
+    "activation": {"method": "activation"},
+    "lasso": {"method": "lasso"},
+    "gates": {"method": "gates"},
+    "perturbed_topk": {"method": "perturbed_topk"},
 }
 
 

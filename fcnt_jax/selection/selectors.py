@@ -31,7 +31,8 @@ Your own: ``@register_selector("mine")`` on a function with the signature above,
 from __future__ import annotations
 
 import math
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 import jax
 import jax.numpy as jnp
@@ -40,7 +41,6 @@ from optax import perturbations
 
 from fcnt_jax import config as config_lib
 from fcnt_jax.config import SelectionConfig
-from fcnt_jax.conv import conv_same
 from fcnt_jax.selection import sparse_coding
 from fcnt_jax.selection.saliency import saliency, top_k_channels
 from fcnt_jax.selection.selcnn import dropout, init_selcnn, selcnn_loss, sum_squared_loss, train_selcnn
