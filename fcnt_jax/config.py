@@ -295,6 +295,11 @@ class LocalizationConfig:
     # Which heat maps locate the target: "both" (FCNT: GNet, switching to SNet on a distracter),
     # "gnet" or "snet" alone (the paper's FCNT_G / FCNT_S ablations [P §5, Tables 2-3]).
     nets: str = "both"
+    # Not in FCNT (off in code and paper). Where SNet decides (a distracter) and neither SNet's
+    # particle clears move_threshold, the code holds the box even when GNet's clears it. On: GNet's
+    # particle is taken there. [OURS, issue 19's audit: Football1 frames 19-21, GNet confidence
+    # 0.31 at 2.4 px error, SNet <= 0.1, box held.]
+    gnet_fallback: bool = False
 
     def __post_init__(self):
         c = _Check("localization", self)
@@ -312,6 +317,7 @@ class LocalizationConfig:
             c.real(name, lo=0)
         c.integer("reestimate_frame", lo=1)
         c.choice("nets", ("both", "gnet", "snet"))
+        c.boolean("gnet_fallback")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -113,7 +113,9 @@ def decide(prev_state: jax.Array, g_state: jax.Array, g_conf: jax.Array, s_state
     exceeds ``move_threshold``; else SNet's if its confidence does; else the box does not move.
     Below ``update_threshold`` the previous scale and aspect are kept (only the centre moves).
     With ``cfg.nets`` "gnet" or "snet" (the FCNT_G / FCNT_S ablations) that one net always decides
-    and there is no fallback to the other.
+    and there is no fallback to the other. With ``cfg.gnet_fallback`` (not in FCNT), where SNet
+    decided and neither its particle nor the code's SNet fallback clears ``move_threshold``,
+    GNet's particle is taken if it does, instead of holding the box.
     Returns (new_state, confidence, decided_by).
     """
     use_s = {"both": g_distracter, "gnet": jnp.bool_(False), "snet": jnp.bool_(True)}[cfg.nets]
@@ -121,9 +123,13 @@ def decide(prev_state: jax.Array, g_state: jax.Array, g_conf: jax.Array, s_state
     chosen_conf = jnp.where(use_s, s_conf, g_conf)
     accept_chosen = chosen_conf > cfg.move_threshold
     accept_s = ~accept_chosen & (s_conf > cfg.move_threshold) & (cfg.nets == "both")
-    state = jnp.where(accept_chosen, chosen_state, jnp.where(accept_s, s_state, prev_state))
-    conf = jnp.where(accept_chosen, chosen_conf, jnp.where(accept_s, s_conf, chosen_conf))
-    decided_by = jnp.where(accept_chosen, jnp.where(use_s, SNET, GNET), jnp.where(accept_s, SNET, HELD))
+    accept_g = (~accept_chosen & ~accept_s & (g_conf > cfg.move_threshold) & (cfg.nets == "both")
+                & cfg.gnet_fallback)
+    state = jnp.where(accept_chosen, chosen_state,
+                      jnp.where(accept_s, s_state, jnp.where(accept_g, g_state, prev_state)))
+    conf = jnp.where(accept_chosen, chosen_conf, jnp.where(accept_s, s_conf, jnp.where(accept_g, g_conf, chosen_conf)))
+    decided_by = jnp.where(accept_chosen, jnp.where(use_s, SNET, GNET),
+                           jnp.where(accept_s, SNET, jnp.where(accept_g, GNET, HELD)))
     freeze = conf < cfg.update_threshold
     state = jnp.where(freeze, state.at[2:].set(prev_state[2:]), state)
     return state, conf, decided_by.astype(jnp.int32)

@@ -135,3 +135,18 @@ def test_single_net_ablations(nets, g_conf, s_conf, distracter, want_state, want
     state, _, by = L.decide(PREV, G, jnp.float32(g_conf), S, jnp.float32(s_conf), jnp.asarray(distracter), cfg)
     np.testing.assert_allclose(state, want_state, rtol=1e-6)
     assert int(by) == want_by
+
+
+@pytest.mark.parametrize("g_conf,s_conf,distracter,fallback,want_state,want_conf,want_by", [
+    (0.31, 0.05, True, False, PREV, 0.05, L.HELD),                           # code: held (Football1 19-21)
+    (0.31, 0.05, True, True, jnp.array([55.0, 52.0, 1.0, 2.0]), 0.31, L.GNET),  # fallback: GNet moves, scale kept
+    (0.5, 0.05, True, True, G, 0.5, L.GNET),                                # confident GNet: its scale too
+    (0.08, 0.05, True, True, PREV, 0.05, L.HELD),                           # GNet too weak as well: held
+    (0.5, 0.4, True, True, S, 0.4, L.SNET),                                 # SNet sure: unchanged
+    (0.05, 0.4, False, True, S, 0.4, L.SNET),                               # the code's SNet fallback first
+])
+def test_gnet_fallback_only_replaces_holding(g_conf, s_conf, distracter, fallback, want_state, want_conf, want_by):
+    cfg = dataclasses.replace(CFG, gnet_fallback=fallback)
+    state, conf, by = L.decide(PREV, G, jnp.float32(g_conf), S, jnp.float32(s_conf), jnp.asarray(distracter), cfg)
+    np.testing.assert_allclose(state, want_state, rtol=1e-6)
+    assert float(conf) == pytest.approx(want_conf) and int(by) == want_by
