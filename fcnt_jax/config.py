@@ -244,6 +244,12 @@ class HeadConfig:
     bias_lr_mult: float = 2.0
     # First-frame iterations. [O:cnn2_pf_tracker.m max_iter=50], [P §5]
     first_frame_iterations: int = 50
+    # GNet's own first-frame iteration count; None = first_frame_iterations (FCNT: 50 for both).
+    # [OURS, issue 19's audit: after 50 iterations at lr 8e-7 GNet underfits Diving's thin diver
+    # (raw peak 0.63, P_d 0.39 at frame 1, so SNet decides every frame); 100 / 200 / 400 iterations
+    # give P_d 0.14 / 0.03 / 0.018. Each iteration costs what an SNet one does, so the init budget
+    # (<= 2x code's) bounds it.]
+    gnet_first_frame_iterations: int | None = None
 
     def __post_init__(self):
         c = _Check("heads", self)
@@ -257,6 +263,8 @@ class HeadConfig:
         c.real("gnet_momentum", lo=0, hi=1, hi_open=True)
         c.real("snet_momentum", lo=0, hi=1, hi_open=True)
         c.integer("first_frame_iterations", lo=0)
+        if self.gnet_first_frame_iterations is not None:
+            c.integer("gnet_first_frame_iterations", lo=0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -387,7 +395,9 @@ class FCNTConfig:
         return cfg
 
 
-def _parse_like(current: Any, raw: str, item: str) -> Any:
+def _parse_like(current: Any, raw: str, item: str, annotation: str = "") -> Any:
+    """``raw`` as the field's type: that of its current value, or its annotation's when that is None
+    (``int | None`` parses as an int, ``float | None`` as a float)."""
     if isinstance(current, bool):
         if raw.lower() in ("1", "true", "yes"):
             return True
@@ -397,7 +407,7 @@ def _parse_like(current: Any, raw: str, item: str) -> Any:
     if raw.lower() == "none":
         return None
     try:
-        if isinstance(current, int):
+        if isinstance(current, int) or (current is None and str(annotation).startswith("int")):
             return int(raw)
         if isinstance(current, float) or current is None:
             return float(raw)
@@ -415,7 +425,8 @@ def _set_path(obj: Any, path: list[str], raw: str, item: str) -> Any:
     if len(path) == 1:
         if dataclasses.is_dataclass(current):
             raise ValueError(f"override {item!r}: {path[0]!r} is a section, name a field in it")
-        return dataclasses.replace(obj, **{path[0]: _parse_like(current, raw, item)})
+        annotation = {f.name: f.type for f in dataclasses.fields(obj)}[path[0]]
+        return dataclasses.replace(obj, **{path[0]: _parse_like(current, raw, item, annotation)})
     return dataclasses.replace(obj, **{path[0]: _set_path(current, path[1:], raw, item)})
 
 

@@ -115,7 +115,8 @@ def init_fn(vgg_params, frame: jax.Array, box: jax.Array, key: jax.Array, cfg: F
     gnet = heads.init_head(k_gnet, k, cfg.heads)
     snet = heads.init_head(k_snet, k, cfg.heads)
     steps = cfg.heads.first_frame_iterations
-    gnet, _, _ = heads.train_head(gnet, g_tx.init(gnet), g_feat[None], first_map[None], ones, g_tx, steps, relu)
+    g_steps = steps if cfg.heads.gnet_first_frame_iterations is None else cfg.heads.gnet_first_frame_iterations
+    gnet, _, _ = heads.train_head(gnet, g_tx.init(gnet), g_feat[None], first_map[None], ones, g_tx, g_steps, relu)
     s_feat_after = after(s_feat, gnet["conv2"]["b"])
     snet, snet_opt, _ = heads.train_head(snet, s_tx.init(snet), s_feat_after[None], first_map[None], ones, s_tx, steps,
                                          relu)

@@ -111,3 +111,13 @@ def test_validation_covers_the_python_api_and_every_preset():
     cfg = get_config("code", ["selection.dropout=0", "localization.translation_sigma_px=none",
                               "selection.num_channels=512", "updates.discrimination_iterations=0"])
     assert cfg.localization.translation_sigma_px is None and cfg.selection.num_channels == 512
+
+
+def test_optional_integer_fields_parse_as_integers():
+    cfg = get_config("code", ["heads.gnet_first_frame_iterations=150"])
+    assert cfg.heads.gnet_first_frame_iterations == 150 and isinstance(cfg.heads.gnet_first_frame_iterations, int)
+    assert get_config("code", ["heads.gnet_first_frame_iterations=150",
+                               "heads.gnet_first_frame_iterations=none"]).heads.gnet_first_frame_iterations is None
+    with pytest.raises(ValueError, match="gnet_first_frame_iterations"):
+        get_config("code", ["heads.gnet_first_frame_iterations=1.5"])
+    assert get_config("code", ["localization.translation_sigma_px=12"]).localization.translation_sigma_px == 12.0

@@ -158,3 +158,22 @@ def test_step_diagnostics_agree_with_the_decisions(synthetic_run):
 def test_raw_peak_ignores_non_finite_values():
     assert float(tracker._peak(jnp.array([[1.0, jnp.nan], [3.0, -jnp.inf]]))) == 3.0
     assert np.isnan(float(tracker._peak(jnp.full((2, 2), jnp.nan))))
+
+
+def test_gnet_first_frame_iterations_train_gnet_alone():
+    """heads.gnet_first_frame_iterations sets GNet's first-frame steps only: at 0 GNet keeps its
+    initial weights while SNet is still trained."""
+    from fcnt_jax import heads
+
+    frames, gt = synthetic_sequence(2)
+    params = tiny_params(jax.random.PRNGKey(0))
+    cfg = get_config("code", TINY + ["heads.gnet_first_frame_iterations=0"])
+    state = tracker.init(params, frames[0], jnp.asarray(gt[0], jnp.float32), jax.random.PRNGKey(0), cfg=cfg)
+    _, _, k_gnet, k_snet, _ = jax.random.split(jax.random.PRNGKey(0), 5)
+    k = cfg.selection.num_channels
+    for net, key, trained in ((state.gnet, k_gnet, False), (state.snet, k_snet, True)):
+        initial = heads.init_head(key, k, cfg.heads)
+        moved = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+                    for a, b in zip(jax.tree_util.tree_leaves(net), jax.tree_util.tree_leaves(initial)))
+        # Untrained: equal up to float rounding (jit vs eager); trained: moved far beyond it.
+        assert (moved > 1e-9) is trained, moved
