@@ -129,9 +129,10 @@ def activation_selector(features, target, key, cfg: SelectionConfig, layer: str)
 def lasso_selector(features, target, key, cfg: SelectionConfig, layer: str) -> jax.Array:
     """Eq. (1)'s coefficients c >= 0 coding M by the maps, at ``lam = cfg.lasso_lambda x lam_max``.
 
-    Active channels (c > 0) rank first by c. Inactive ones rank after them by how close they are
-    to entering the model, ``-grad_k`` (>= 0 at the optimum by the KKT conditions): the order in
-    which a smaller lambda would add them, instead of an arbitrary order among equal zeros.
+    Active channels (c > 0) rank first by c. Inactive ones rank after them by ``-grad_k``, how close
+    each is to entering the model (``grad_k >= 0`` there at the optimum, by the KKT conditions, so
+    these scores are <= 0): the order in which a smaller lambda would add them, instead of an
+    arbitrary order among equal zeros.
     """
     del key, layer
     g = sparse_coding.gram(features, target)
@@ -164,9 +165,10 @@ def unit_filters(w: jax.Array) -> jax.Array:
 
 def channel_responses(features: jax.Array, w: jax.Array) -> jax.Array:
     """Each channel's own 'same' response ``W_k * f_k``: ``(H, W, C)`` features and ``(kh, kw, C, 1)``
-    filters -> ``(H, W, C)``; summed over channels it is the sel-CNN's conv. Computed as kh*kw
-    shifted products (XLA:CPU's depthwise convolution is slow inside the training scan), so a
-    masked or gated prediction is one contraction of these with the mask or gates."""
+    filters -> ``(H, W, C)``; summed over channels it is the sel-CNN's conv. Computed once per
+    training step as kh*kw shifted products, so that a masked or gated prediction is one
+    contraction of these with the mask or the gates (a convolution per sampled mask is what made
+    the first perturbed_topk slow: see WORKSPACE.md)."""
     kh, kw = w.shape[0], w.shape[1]
     height, width = features.shape[0], features.shape[1]
     padded = jnp.pad(features, ((kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
