@@ -41,9 +41,10 @@ def main(argv):
     from fcnt_jax.config import get_config
     from fcnt_jax.data import open_sequence
     from fcnt_jax.data.sequence import load_frame
-    from fcnt_jax.run import stderr_log, write_text_atomic
+    from fcnt_jax.run import ensure_writable_dir, stderr_log, write_text_atomic
     from fcnt_jax.selection import selectors
 
+    out = ensure_writable_dir(Path(FLAGS.output_dir))  # before the work, not after it
     params = backbone.to_device_params(weights.load_vgg16_params())
     select = jax.jit(selection.select_channels, static_argnums=(3, 4))
     trainers = {"gates": jax.jit(selectors.train_gates, static_argnums=3),
@@ -88,7 +89,6 @@ def main(argv):
                 lines.append(f"| {seq.name} | {layer} | {method} | {seconds:.2f} | {row['shared_384']} | {row['shared_64']} | "
                              f"{row['target_activation_top64']:.0f} / {row['target_activation_all']:.0f} | {loss} |")
                 stderr_log(lines[-1])
-    out = Path(FLAGS.output_dir)
     header = f"Selector agreement on first frames (code preset, overrides {FLAGS.set or 'none'}, seed {FLAGS.seed}).\n\n"
     write_text_atomic(out / "agreement.md", header + "\n".join(lines) + "\n")
     write_text_atomic(out / "agreement.json", json.dumps({"overrides": FLAGS.set, "seed": FLAGS.seed, "rows": rows},
