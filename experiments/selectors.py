@@ -10,9 +10,9 @@ runner; rerun the same command after an interruption). Writes
 per-sequence tables) under ``<output_dir>/report/``, and ``<output_dir>/selectors.md`` / ``.json``:
 mean precision@20 and AUC per method and K, with the spread over seeds.
 
-Cost: the backbone dominates (about 2 s a frame and 40 s per sequence's first frame on a 2-core
-CPU), so the full default study (7 methods x 2 K x 16 sequences, ~2160 frames each) is ~15 CPU-hours
-per seed; ``--sequences``, ``--otb_frames``, ``--methods`` and ``--num_channels`` cut it down. The
+Cost: the backbone dominates (measured here, a 2-core CPU: ~1.6 s a frame, ~20 s a first frame after
+compilation), so the full default study (7 methods x 2 K x 16 sequences, 2160 frames each) is ~15
+CPU-hours per seed; ``--sequences``, ``--otb_frames``, ``--methods`` and ``--num_channels`` cut it down. The
 measured tables and what they show are in WORKSPACE.md ("Selectors judged by tracking").
 """
 
