@@ -177,10 +177,11 @@ class SelectionConfig:
     learned_iterations: int = 200
     learned_lr: float = 0.05
     # gates: the L1 weight on the mean gate, against the mean squared error of M. [OURS: measured on
-    # Crossing's first frame, not on tracking: at 0.01-0.1 the 4608 filter weights fit M's 2116 cells
-    # with any channels (loss 0.001) and the gates rank at chance (top-64 overlap with saliency
-    # 17-21 of 64; random 8); at 1 the penalty binds (loss 0.002-0.003 of M's 0.025, overlap 32-33,
-    # as activation's 34).]
+    # Crossing's first frame, not on tracking (experiments.selector_agreement --set=
+    # selection.gate_l1=..., experiments/results/selector_agreement*): at 0.01-0.1 the 4608 filter
+    # weights fit M's 2116 cells with any channels (loss 0.001 of M's 0.025) and the top 64 share
+    # 17-21 / 5-19 channels with the saliency's on conv4_3 / conv5_3 (random: 8 / 9); at 1 the
+    # penalty binds (loss 0.002-0.003, 33 / 32 shared, activation's 34 / 63).]
     gate_l1: float = 1.0
     # gates: their starting value, small so that the gated prediction starts near 0 as the
     # sel-CNN's (init std 1e-7) does [OURS, as above; at 1 the first fits overshoot M 200-fold].
