@@ -109,10 +109,9 @@ def main(argv):
         wanted = set(FLAGS.sequences) if FLAGS.sequences else None
         per_set = {}
         for name, root, frames in sets:
-            names = [s.name for s in load_sequences("otb", root)]
-            chosen = [n for n in names if wanted is None or n in wanted]
-            if chosen:
-                per_set[name] = (root, frames, chosen, load_sequences("otb", root, chosen))
+            sequences = [s for s in load_sequences("otb", root) if wanted is None or s.name in wanted]
+            if sequences:
+                per_set[name] = (root, frames, [s.name for s in sequences], sequences)
     except ValueError as e:
         raise app.UsageError(str(e))
     if not per_set:

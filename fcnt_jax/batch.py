@@ -34,7 +34,7 @@ from fcnt_jax.data import Sequence, SequenceError
 from fcnt_jax.data.sequence import check_box_in_frame
 from fcnt_jax.eval.metrics import sequence_scores
 from fcnt_jax.run import (TrackResult, check_frame_size, common_canvas, diagnostic_fields, pad_to_canvas,
-                          stack_diagnostics)
+                          stack_diagnostics, summary_of)
 
 
 def _init_one(vgg_params, frame, box, key, image_hw, cfg):
@@ -184,9 +184,7 @@ def track_batch(vgg_params, sequences: list[Sequence], cfg: FCNTConfig, seed: in
             for slot in slots:
                 if slot.stream is not None:
                     slot.stream.close()
-        host, adapted, discriminated, diag = _to_host([(o.box, o.confidence, o.decided_by) for o in outputs],
-                                                      [o.adapted for o in outputs], [o.discriminated for o in outputs],
-                                                      [diagnostic_fields(o) for o in outputs])
+        host = _to_host([(o.box, diagnostic_fields(o)) for o in outputs])
         for i, slot in enumerate(slots[:len(group)]):
             if i not in mine:  # another process tracked it and reports it
                 continue
@@ -195,7 +193,7 @@ def track_batch(vgg_params, sequences: list[Sequence], cfg: FCNTConfig, seed: in
                 results.append(TrackResult(slot.seq.name, np.zeros((0, 4)), np.zeros(0), np.zeros(0, int),
                                            {}, None, {}, slot.error))
                 continue
-            boxes_i = np.stack([np.asarray(b[i], np.float64) for b, _, _ in host[:n]])
+            boxes_i = np.stack([np.asarray(b[i], np.float64) for b, _ in host[:n]])
             boxes_i[0] = slot.seq.init_box
             scores = None if slot.seq.groundtruth is None else sequence_scores(boxes_i, slot.seq.groundtruth,
                                                                                          scored=slot.seq.scored)
@@ -205,18 +203,16 @@ def track_batch(vgg_params, sequences: list[Sequence], cfg: FCNTConfig, seed: in
                       "batch_size": len(group),
                       "batch_fps": float(sum(max(int(v) - 1, 0) for v in lengths[:len(group)]) / track_s)
                       if track_s > 0 else float("nan")}
-            results.append(TrackResult(slot.seq.name, boxes_i, np.array([float(c[i]) for _, c, _ in host[:n]]),
-                                       np.array([int(d[i]) for _, _, d in host[:n]]), timing, scores,
-                                       {"adapted": int(sum(bool(a[i]) for a in adapted[:n])),
-                                        "discriminated": int(sum(bool(a[i]) for a in discriminated[:n]))},
-                                       slot.error,
-                                       stack_diagnostics([{k: v[i] for k, v in d.items()} for d in diag[:n]])))
+            diagnostics = stack_diagnostics([{k: v[i] for k, v in d.items()} for _, d in host[:n]])
+            confidence, decided_by, updates = summary_of(diagnostics)
+            results.append(TrackResult(slot.seq.name, boxes_i, confidence, decided_by, timing, scores, updates,
+                                       slot.error, diagnostics))
     return results
 
 
-def _to_host(*trees):
+def _to_host(tree):
     """The outputs as host arrays: a plain copy on one host; on several, gathered from all of them
     (once per batch, after the frame loop)."""
     if jax.process_count() == 1:
-        return jax.device_get(trees)
-    return multihost_utils.process_allgather(trees, tiled=True)
+        return jax.device_get(tree)
+    return multihost_utils.process_allgather(tree, tiled=True)

@@ -184,7 +184,7 @@ class SelectionConfig:
     # penalty binds (loss 0.002-0.003, 33 / 32 shared, activation's 34 / 63).]
     gate_l1: float = 1.0
     # gates: their starting value, small so that the gated prediction starts near 0 as the
-    # sel-CNN's (init std 1e-7) does [OURS, as above; at 1 the first fits overshoot M 200-fold].
+    # sel-CNN's (init std 1e-7) does [OURS, as above; at 1 the first fits overshot M badly in a by-hand run, not kept].
     gate_init: float = 0.01
     # perturbed_topk: Monte Carlo samples and Gumbel noise scale of the perturbed top-K mask
     # (Berthet et al. 2020) [OURS, as above].

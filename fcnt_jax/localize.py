@@ -122,14 +122,12 @@ def decide(prev_state: jax.Array, g_state: jax.Array, g_conf: jax.Array, s_state
     chosen_state = jnp.where(use_s, s_state, g_state)
     chosen_conf = jnp.where(use_s, s_conf, g_conf)
     accept_chosen = chosen_conf > cfg.move_threshold
-    accept_s = ~accept_chosen & (s_conf > cfg.move_threshold) & (cfg.nets == "both")
-    accept_g = (~accept_chosen & ~accept_s & (g_conf > cfg.move_threshold) & (cfg.nets == "both")
-                & cfg.gnet_fallback)
-    state = jnp.where(accept_chosen, chosen_state,
-                      jnp.where(accept_s, s_state, jnp.where(accept_g, g_state, prev_state)))
-    conf = jnp.where(accept_chosen, chosen_conf, jnp.where(accept_s, s_conf, jnp.where(accept_g, g_conf, chosen_conf)))
-    decided_by = jnp.where(accept_chosen, jnp.where(use_s, SNET, GNET),
-                           jnp.where(accept_s, SNET, jnp.where(accept_g, GNET, HELD)))
+    accept_s = (s_conf > cfg.move_threshold) & (cfg.nets == "both")
+    accept_g = (g_conf > cfg.move_threshold) & (cfg.nets == "both") & cfg.gnet_fallback
+    accepted = [accept_chosen, accept_s, accept_g]  # the first that holds wins; none: the box holds
+    state = jnp.select(accepted, [chosen_state, s_state, g_state], prev_state)
+    conf = jnp.select(accepted, [chosen_conf, s_conf, g_conf], chosen_conf)
+    decided_by = jnp.select(accepted, [jnp.where(use_s, SNET, GNET), SNET, GNET], HELD)
     freeze = conf < cfg.update_threshold
     state = jnp.where(freeze, state.at[2:].set(prev_state[2:]), state)
     return state, conf, decided_by.astype(jnp.int32)

@@ -64,6 +64,12 @@ def stack_diagnostics(host: list[dict]) -> dict[str, np.ndarray]:
     return {k: np.array([np.asarray(h[k]).item() for h in host]) for k in DIAGNOSTICS}
 
 
+def summary_of(diagnostics: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """TrackResult's confidence, decided_by and update counts, read off the per-frame diagnostics."""
+    return (diagnostics["confidence"].astype(np.float64), diagnostics["decided_by"].astype(int),
+            {"adapted": int(diagnostics["adapted"].sum()), "discriminated": int(diagnostics["discriminated"].sum())})
+
+
 _COMPILED: dict[tuple, tuple] = {}
 
 
@@ -227,13 +233,11 @@ def track_sequence(vgg_params, seq: Sequence, cfg: FCNTConfig, seed: int = 0, gi
                 f"the {len(outputs)} boxes before it are kept")
         jax.block_until_ready(outputs[-1].box)
         track_s = time.perf_counter() - t_track
-    host, diag = jax.device_get(([(o.box, o.confidence, o.decided_by, o.adapted, o.discriminated) for o in outputs],
-                                 [diagnostic_fields(o) for o in outputs]))
-    boxes = np.stack([np.asarray(h[0], np.float64) for h in host])
+    host = jax.device_get([(o.box, diagnostic_fields(o)) for o in outputs])  # one transfer, after the loop
+    boxes = np.stack([np.asarray(b, np.float64) for b, _ in host])
     boxes[0] = seq.init_box  # OTB convention: frame 1 is the given box
-    confidence = np.array([float(h[1]) for h in host])
-    decided_by = np.array([int(h[2]) for h in host])
-    updates = {"adapted": int(sum(bool(h[3]) for h in host)), "discriminated": int(sum(bool(h[4]) for h in host))}
+    diagnostics = stack_diagnostics([d for _, d in host])
+    confidence, decided_by, updates = summary_of(diagnostics)
     timing = {"compile_s": compile_s, "init_s": compile_s + init_after_compile_s,
               "init_after_compile_s": init_after_compile_s, "track_s": track_s,
               "track_fps": (len(outputs) - 1) / track_s if len(outputs) > 1 and track_s > 0 else float("nan"),
@@ -241,8 +245,7 @@ def track_sequence(vgg_params, seq: Sequence, cfg: FCNTConfig, seed: int = 0, gi
     scores = None if seq.groundtruth is None else sequence_scores(boxes, seq.groundtruth, scored=seq.scored)
     if gif_path is not None and gif:
         viz.save_gif(gif, gif_path)
-    return TrackResult(seq.name, boxes, confidence, decided_by, timing, scores, updates, error,
-                       stack_diagnostics(diag))
+    return TrackResult(seq.name, boxes, confidence, decided_by, timing, scores, updates, error, diagnostics)
 
 
 def write_results(result: TrackResult, output_dir: Path, extra: dict[str, Any] | None = None,
@@ -269,7 +272,7 @@ def write_results(result: TrackResult, output_dir: Path, extra: dict[str, Any] |
     if result.diagnostics is not None and len(result.boxes) > 0:
         from fcnt_jax.eval.report import save_png
 
-        save_png(diagnostics_plot(result, distracter_ratio, groundtruth), output_dir / f"{result.name}_diagnostics.png")
+        save_png(diagnostics_plot(result, groundtruth, distracter_ratio), output_dir / f"{result.name}_diagnostics.png")
     return txt, js
 
 
@@ -283,16 +286,15 @@ def per_frame_record(result: TrackResult) -> dict[str, list]:
 
     d = result.diagnostics
     rec = {"box": [[round(float(v), 3) for v in row] for row in box_to_otb(result.boxes)],
-           "decided_by": [("gnet", "snet", "held")[int(v)] for v in d["decided_by"]]}
+           "decided_by": [("gnet", "snet", "held")[int(v)] for v in d["decided_by"]],
+           "adapted": [bool(v) for v in d["adapted"]], "discriminated": [bool(v) for v in d["discriminated"]]}
     for k in DIAGNOSTICS:
-        if k in ("decided_by",):
-            continue
-        rec[k] = [bool(v) for v in d[k]] if k in ("adapted", "discriminated") else [num(v) for v in d[k]]
+        rec.setdefault(k, [num(v) for v in d[k]])
     return rec
 
 
-def diagnostics_plot(result: TrackResult, distracter_ratio: float | None = None,
-                     groundtruth: np.ndarray | None = None):
+def diagnostics_plot(result: TrackResult, groundtruth: np.ndarray | None = None,
+                     distracter_ratio: float | None = None):
     """Three panels over frames: both nets' confidences and raw peaks; both P_d (capped at 3) with
     the distracter threshold; who decided (and the overlap with the ground truth when given)."""
     from fcnt_jax.eval.metrics import iou

@@ -25,6 +25,13 @@ def deletion_quadratic_term(params: dict, features: jax.Array) -> jax.Array:
     return jnp.sum(y[0] ** 2, axis=(0, 1))
 
 
+def first_order_term(params: dict, features: jax.Array, target: jax.Array) -> jax.Array:
+    """Per channel, ``-sum_xy g f`` with ``g = dL/df`` (test phase): the first-order estimate of the
+    loss change when the channel is zeroed."""
+    g = jax.grad(lambda f: selcnn_loss(params, f, target))(features)
+    return -jnp.sum(g * features, axis=(0, 1))
+
+
 def saliency(params: dict, features: jax.Array, target: jax.Array, hessian_sign: float = -1.0,
              method: str = "closed_form", key: jax.Array | None = None, num_probes: int = 64,
              chunk: int = 64) -> jax.Array:
@@ -33,9 +40,7 @@ def saliency(params: dict, features: jax.Array, target: jax.Array, hessian_sign:
     ``exact_deletion`` replaces sum_xy h f^2 by the exact sum_xy (W_k * f_k)^2; with the paper's
     sign (+1) the score is then exactly L(f with channel k zeroed) - L(f) (the loss is quadratic).
     """
-    loss_fn = lambda f: selcnn_loss(params, f, target)
-    g = jax.grad(loss_fn)(features)
-    first = -jnp.sum(g * features, axis=(0, 1))
+    first = first_order_term(params, features, target)
     if method == "exact_deletion":
         second = deletion_quadratic_term(params, features)
     else:

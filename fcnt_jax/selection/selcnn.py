@@ -51,6 +51,19 @@ def selcnn_optimizer(cfg: SelectionConfig, layer: str) -> optax.GradientTransfor
     return caffe_sgd(cfg.base_lr, cfg.momentum, decay, cfg.weight_decay_mult, cfg.bias_lr_mult)
 
 
+def optimize(loss_fn, params, tx: optax.GradientTransformation, key: jax.Array, steps: int) -> tuple[dict, jax.Array]:
+    """``steps`` optimizer steps on ``loss_fn(params, step_key)`` as one scan, step i's key being
+    ``fold_in(key, i)``. Returns the params and the per-step losses."""
+    def step(carry, i):
+        p, opt_state = carry
+        loss, grads = jax.value_and_grad(loss_fn)(p, jax.random.fold_in(key, i))
+        updates, opt_state = tx.update(grads, opt_state, p)
+        return (optax.apply_updates(p, updates), opt_state), loss
+
+    (params, _), losses = jax.lax.scan(step, (params, tx.init(params)), jnp.arange(steps))
+    return params, losses
+
+
 def train_selcnn(params: dict, features: jax.Array, target: jax.Array, key: jax.Array,
                  cfg: SelectionConfig, layer: str, iterations: int | None = None) -> tuple[dict, jax.Array]:
     """``iterations`` Caffe SGD steps (default cfg.iterations) with dropout active, as one scan.
@@ -58,14 +71,6 @@ def train_selcnn(params: dict, features: jax.Array, target: jax.Array, key: jax.
     Returns the trained params and the per-iteration losses. The dropout mask of iteration i comes
     from ``fold_in(key, i)``. Jit it with ``cfg``, ``layer`` and ``iterations`` static.
     """
-    tx = selcnn_optimizer(cfg, layer)
     steps = cfg.iterations if iterations is None else iterations
-
-    def step(carry, i):
-        p, opt_state = carry
-        loss, grads = jax.value_and_grad(selcnn_loss)(p, features, target, cfg.dropout, jax.random.fold_in(key, i))
-        updates, opt_state = tx.update(grads, opt_state, p)
-        return (optax.apply_updates(p, updates), opt_state), loss
-
-    (params, _), losses = jax.lax.scan(step, (params, tx.init(params)), jnp.arange(steps))
-    return params, losses
+    loss_fn = lambda p, k: selcnn_loss(p, features, target, cfg.dropout, k)
+    return optimize(loss_fn, params, selcnn_optimizer(cfg, layer), key, steps)

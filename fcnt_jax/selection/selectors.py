@@ -42,8 +42,8 @@ from optax import perturbations
 from fcnt_jax import config as config_lib
 from fcnt_jax.config import SelectionConfig
 from fcnt_jax.selection import sparse_coding
-from fcnt_jax.selection.saliency import saliency, top_k_channels
-from fcnt_jax.selection.selcnn import dropout, init_selcnn, selcnn_loss, sum_squared_loss, train_selcnn
+from fcnt_jax.selection.saliency import first_order_term, saliency, top_k_channels
+from fcnt_jax.selection.selcnn import dropout, init_selcnn, optimize, sum_squared_loss, train_selcnn
 
 
 class Selector(Protocol):
@@ -113,8 +113,7 @@ def first_order_selector(features, target, key, cfg: SelectionConfig, layer: str
     """The saliency's first-order term ``-sum g f`` alone, on the same trained sel-CNN: the loss
     change of zeroing a channel to first order."""
     params, _ = _trained_selcnn(features, target, key, cfg, layer)
-    g = jax.grad(lambda f: selcnn_loss(params, f, target))(features)
-    return -jnp.sum(g * features, axis=(0, 1))
+    return first_order_term(params, features, target)
 
 
 @register_selector("activation")
@@ -179,6 +178,12 @@ def channel_responses(features: jax.Array, w: jax.Array) -> jax.Array:
     return out
 
 
+def _responses_loss(responses: jax.Array, weights: jax.Array, bias: jax.Array, target: jax.Array) -> jax.Array:
+    """Mean squared error of ``sum_k weights_k responses_k + bias`` against M: the sel-CNN's fit
+    with each channel's response scaled by a gate or a mask."""
+    return sum_squared_loss(responses @ weights + bias[0], target) / target.size
+
+
 def gated_loss(params: dict, features: jax.Array, target: jax.Array, l1: float, rate: float = 0.0,
                key: jax.Array | None = None) -> jax.Array:
     """The ``gates`` objective: mean squared error of the gated sel-CNN on M plus ``l1 * mean(g)``.
@@ -189,23 +194,13 @@ def gated_loss(params: dict, features: jax.Array, target: jax.Array, l1: float, 
     exactly 0, so the ranking has no ties.
     """
     gates = jax.nn.softplus(params["gate"])
-    pred = channel_responses(dropout(features, rate, key), unit_filters(params["w"])) @ gates + params["b"][0]
-    return sum_squared_loss(pred, target) / target.size + l1 * jnp.mean(gates)
+    responses = channel_responses(dropout(features, rate, key), unit_filters(params["w"]))
+    return _responses_loss(responses, gates, params["b"], target) + l1 * jnp.mean(gates)
 
 
 def _adam_fit(loss_fn, params: dict, key: jax.Array, iterations: int, lr: float) -> tuple[dict, jax.Array]:
-    """``iterations`` Adam steps on ``loss_fn(params, step_key)`` as one scan (step key =
-    ``fold_in(key, i)``). Adam's step is scale-free, unlike the sel-CNN's Caffe SGD at lr 1e-10."""
-    tx = optax.adam(lr)
-
-    def step(carry, i):
-        p, s = carry
-        loss, grads = jax.value_and_grad(loss_fn)(p, jax.random.fold_in(key, i))
-        updates, s = tx.update(grads, s, p)
-        return (optax.apply_updates(p, updates), s), loss
-
-    (params, _), losses = jax.lax.scan(step, (params, tx.init(params)), jnp.arange(iterations))
-    return params, losses
+    """Adam, whose step is scale-free, unlike the sel-CNN's Caffe SGD at lr 1e-10."""
+    return optimize(loss_fn, params, optax.adam(lr), key, iterations)
 
 
 def train_gates(features: jax.Array, target: jax.Array, key: jax.Array,
@@ -245,8 +240,7 @@ def perturbed(fun: Callable[[jax.Array], jax.Array], num_samples: int,
 def masked_loss(params: dict, mask: jax.Array, features: jax.Array, target: jax.Array, rate: float = 0.0,
                 key: jax.Array | None = None) -> jax.Array:
     """The sel-CNN's regression of M (mean squared error) on the masked input ``features * mask``."""
-    pred = channel_responses(dropout(features, rate, key), params["w"]) @ mask + params["b"][0]
-    return sum_squared_loss(pred, target) / target.size
+    return _responses_loss(channel_responses(dropout(features, rate, key), params["w"]), mask, params["b"], target)
 
 
 def perturbed_topk_loss(params: dict, features: jax.Array, target: jax.Array, key: jax.Array, k: int,
@@ -260,7 +254,7 @@ def perturbed_topk_loss(params: dict, features: jax.Array, target: jax.Array, ke
     """
     mask_key, drop_key = jax.random.split(key)
     responses = channel_responses(dropout(features, rate, drop_key), params["w"])  # shared by the samples
-    fun = lambda logits: sum_squared_loss(responses @ hard_top_k_mask(logits, k) + params["b"][0], target) / target.size
+    fun = lambda logits: _responses_loss(responses, hard_top_k_mask(logits, k), params["b"], target)
     return perturbed(fun, num_samples, sigma)(mask_key, params["logits"])
 
 
