@@ -32,6 +32,10 @@ flags.DEFINE_bool("time_tracker", True, "time the tracker (the speed table); --n
                   "--accuracy_root runs only the bfloat16 comparison (a GPU's 10-minute calls: one part each)")
 flags.DEFINE_string("accuracy_root", None, "OTB folder: also report the bfloat16 change in precision/AUC")
 flags.DEFINE_integer("accuracy_max_frames", None, "frames per sequence for the accuracy comparison")
+flags.DEFINE_list("compare_presets", None, "also track the sequence with each of these presets in turn (e.g. "
+                  "code,fcnt_plus) and report init and frame time with their ratios to the first "
+                  "(--notime_tracker: only that)")
+flags.DEFINE_integer("compare_rounds", 2, "rounds of the preset comparison (each preset keeps its fastest)")
 flags.DEFINE_string("weights", None, "VGG-16 weights file (default: the verified cache)")
 flags.DEFINE_string("output_dir", None, "where speed.json goes")
 flags.DEFINE_string("table_from", None, "print the table of this speed.json (a cut-off run's too) and stop; "
@@ -68,7 +72,8 @@ def main(argv):
     from fcnt_jax.data import DEMO_SEQUENCE, open_sequence
     from fcnt_jax.run import stderr_log, write_text_atomic
     from fcnt_jax.eval.report import save_png
-    from fcnt_jax.speed import device_info, dtype_accuracy_change, markdown_table, measure, speed_chart
+    from fcnt_jax.speed import (device_info, dtype_accuracy_change, markdown_table, measure, preset_costs,
+                                speed_chart)
 
     def draw(chart, folder: Path) -> None:
         if chart is not None:  # None before the first part is timed
@@ -88,8 +93,12 @@ def main(argv):
         return 0
     if not FLAGS.output_dir:
         raise app.UsageError("--output_dir is required (or --table_from=speed.json to print a table)")
-    if not FLAGS.time_tracker and not FLAGS.accuracy_root:
-        raise app.UsageError("--notime_tracker leaves nothing to do without --accuracy_root")
+    if not FLAGS.time_tracker and not FLAGS.accuracy_root and not FLAGS.compare_presets:
+        raise app.UsageError("--notime_tracker leaves nothing to do without --accuracy_root or --compare_presets")
+    try:
+        compared = {p: get_config(p, [f"backbone_dtype={FLAGS.dtype}"]) for p in FLAGS.compare_presets or []}
+    except ValueError as e:
+        raise app.UsageError(f"--compare_presets: {e}") from e
     cfg = get_config("code", [f"backbone_dtype={FLAGS.dtype}"])
     params = backbone.to_device_params(weights.load_vgg16_params(FLAGS.weights))
     out = Path(FLAGS.output_dir)
@@ -112,6 +121,10 @@ def main(argv):
     else:
         data.update(device_info())
     save()
+    if compared:
+        seq = open_sequence(FLAGS.sequence or DEMO_SEQUENCE).truncated(FLAGS.max_frames)
+        data["preset_costs"] = preset_costs(params, seq, compared, FLAGS.compare_rounds, log=stderr_log)
+        save()
     if FLAGS.accuracy_root:
         sequences = [q.truncated(FLAGS.accuracy_max_frames) for q in load_sequences("otb", Path(FLAGS.accuracy_root))]
         data["bfloat16_change"] = dtype_accuracy_change(

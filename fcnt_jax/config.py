@@ -16,7 +16,7 @@ import json
 import math
 from typing import Any, Literal
 
-PresetName = Literal["code", "paper"]
+PresetName = Literal["code", "paper"]  # the two reference presets
 
 
 class ConfigError(ValueError):
@@ -282,6 +282,13 @@ class LocalizationConfig:
     # [DIFF] code: scale sampling off until the frame-20 rule turns it on [O:util/reestimate_param.m];
     # paper: sampled throughout [P §5].
     scale_sampling_from_start: bool = False
+    # Aspect (r = h / w) std per frame, as a fraction of the initial aspect r0. code and paper 0:
+    # the aspect is never sampled [O:init_tracker.m affsig(5) = 0], spec §5.2. Not in FCNT when > 0:
+    # the box's aspect follows the target, and the ROI side follows the box's diagonal instead of
+    # its width (the two agree only while the aspect is frozen). [OURS, issue 19's audit: on Diving
+    # the fixed box drifts as the diver crouches. The value 0.004 in fcnt_plus is the paper's scale
+    # rate (0.4 % of the initial size per frame) [P §5], applied to the aspect, not tuned.]
+    aspect_sigma: float = 0.0
     # IVT template side: s = w / 64. [O:util/loc2affgeo.m p_sz=64]
     template_size: int = 64
     # Map values <= this are zeroed before scoring. [O:cnn2_pf_tracker.m 0.1]
@@ -316,6 +323,7 @@ class LocalizationConfig:
         c.real("translation_sigma_px", lo=0, lo_open=True, optional=True)
         c.real("scale_sigma", lo=0)
         c.boolean("scale_sampling_from_start")
+        c.real("aspect_sigma", lo=0)
         c.integer("template_size", lo=1)
         c.real("map_threshold", lo=0)
         c.choice("score_mode", ("mean_area_gamma", "sum"))
@@ -469,6 +477,32 @@ def _ablation(name: str, assignments: list[str]):
     return lambda: dataclasses.replace(code_preset().override(assignments), preset=name)
 
 
+# fcnt_plus (issue 19): the code preset plus fixes for failure modes its diagnostics showed, each a
+# flag of its own (see each field's comment for the mechanism and the measurement). Same
+# architecture; ``fcnt_plus_no_<fix>`` switches one fix back to the code's value (the ablation).
+PLUS_FIXES: dict[str, tuple[str, ...]] = {
+    # GNet fitted on frame 1: 150 iterations instead of 50 (Diving P_d 0.39 -> 0.055 at frame 1,
+    # first frame 24.9 -> 38.3 s here, experiments/results/gnet_first_frame_diving).
+    "gnet_fit": ("heads.gnet_first_frame_iterations=150",),
+    # GNet's particle instead of holding the box when SNet is unsure (Football1 frames 19-21).
+    "gnet_fallback": ("localization.gnet_fallback=true",),
+    # Scale sampled from the first frame, as the paper does [P §5], instead of the code's frame-20
+    # rule, which turns it on only when the minimum confidence has dropped.
+    "scale_from_start": ("localization.scale_sampling_from_start=true",),
+    # The aspect sampled (0.4 % of r0 a frame), so a box can follow a crouching diver (Diving).
+    "aspect": ("localization.aspect_sigma=0.004",),
+}
+
+
+def plus_preset(without: str | None = None) -> FCNTConfig:
+    """fcnt_plus, or with the fix ``without`` switched back to the code preset's value."""
+    if without is not None and without not in PLUS_FIXES:
+        raise ValueError(f"unknown fcnt_plus fix {without!r}; choose one of {sorted(PLUS_FIXES)}")
+    assignments = [a for name, fix in PLUS_FIXES.items() if name != without for a in fix]
+    name = "fcnt_plus" if without is None else f"fcnt_plus_no_{without}"
+    return dataclasses.replace(code_preset().override(assignments), preset=name)
+
+
 PRESETS = {
     "code": code_preset,
     "paper": paper_preset,
@@ -478,8 +512,12 @@ PRESETS = {
     # FCNT_K: K selected maps from each layer; K = 512 keeps every map, i.e. no selection. The
     # heads keep 32 conv1 maps in every variant [O:solver/gnet_*.prototxt, spec §4].
     **{f"fcnt_{k}": _ablation(f"fcnt_{k}", [f"selection.num_channels={k}"]) for k in (512, 256, 128, 64)},
+    "fcnt_plus": plus_preset,
+    **{f"fcnt_plus_no_{fix}": (lambda fix=fix: plus_preset(without=fix)) for fix in PLUS_FIXES},
 }
 ABLATIONS = ("code", "fcnt_g", "fcnt_s", "fcnt_512", "fcnt_256", "fcnt_128", "fcnt_64", "paper")
+# fcnt_plus and each fix removed in turn, then the code preset (issue 19's ablation).
+PLUS_ABLATION = ("fcnt_plus", *(f"fcnt_plus_no_{fix}" for fix in PLUS_FIXES), "code")
 
 
 def get_config(preset: str = "code", overrides: list[str] | tuple[str, ...] = ()) -> FCNTConfig:

@@ -56,7 +56,7 @@ def phase_times(vgg_params, seq: Sequence, cfg: FCNTConfig, repeats: int = 5) ->
     hw = jnp.asarray(frame.shape[:2], jnp.float32)
     state = tracker.init(vgg_params, frame, box, jax.random.PRNGKey(0), cfg=cfg)
     loc, size = cfg.localization, cfg.roi.roi_size
-    roi = tracker._roi_for_state(state.target, state.roi_factor, loc.template_size)
+    roi = tracker._roi_for_state(state.target, state.roi_factor, cfg)
 
     crop_backbone = jax.jit(lambda p, f, r: tracker._features(p, f, r, hw, cfg))
     conv4, conv5 = crop_backbone(vgg_params, frame, roi)
@@ -205,6 +205,37 @@ def measure(vgg_params, seq: Sequence, cfg: FCNTConfig, batch_sizes: tuple[int, 
     return data
 
 
+def preset_costs(vgg_params, seq: Sequence, cfgs: dict[str, FCNTConfig], rounds: int = 2,
+                 log: Callable[[str], None] = print) -> dict:
+    """First-frame init (after compilation) and frame time of each preset on the same frames, and
+    their ratios to the first preset's (issue 19's cost targets: fcnt_plus's frame time <= 1.5x and
+    init <= 2x code's). The presets are tracked in turn, ``rounds`` times (A B A B ...), and each
+    keeps its fastest round, so that a slow spell of a noisy machine does not land on one preset."""
+    if len(seq) < 2:
+        raise ValueError(f"{seq.name}: the preset comparison needs at least 2 frames, got {len(seq)}")
+    best: dict[str, dict] = {}
+    for r in range(rounds):
+        for name, cfg in cfgs.items():
+            log(f"{seq.name}: {name}, round {r + 1}/{rounds} ...")
+            timing = track_sequence(vgg_params, seq, cfg, log=lambda m: None, progress_every=0).timing
+            run = {"init_s": timing["init_after_compile_s"], "frame_s": 1.0 / timing["track_fps"],
+                   "compile_s": timing["compile_s"]}
+            kept = best.setdefault(name, run)
+            best[name] = {k: min(kept[k], run[k]) for k in run}
+    first = next(iter(best.values()))
+    return {"sequence": seq.name, "frames": len(seq), "rounds": rounds, "presets": best,
+            "ratios": {name: {"init": v["init_s"] / first["init_s"], "frame": v["frame_s"] / first["frame_s"]}
+                       for name, v in best.items()}}
+
+
+def preset_costs_table(costs: dict) -> str:
+    rows = ["| preset | init s (after compile) | frame s | init / first | frame / first |", "|---|---|---|---|---|"]
+    for name, v in costs["presets"].items():
+        ratio = costs["ratios"][name]
+        rows.append(f"| {name} | {v['init_s']:.2f} | {v['frame_s']:.3f} | {ratio['init']:.2f} | {ratio['frame']:.2f} |")
+    return "\n".join(rows)
+
+
 def dtype_accuracy_change(vgg_params, sequences: list[Sequence], cfg: FCNTConfig,
                           dtypes: tuple[str, str] = ("float32", "bfloat16"),
                           log: Callable[[str], None] = print,
@@ -276,7 +307,12 @@ def markdown_table(data: dict) -> str:
     comparison where it ran."""
     rows = speed_rows(data) if "fps_single" in data else [("device", f"{data['device']} ({data['platform']})")]
     rows += accuracy_rows(data.get("bfloat16_change"))
-    return "| quantity | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+    table = "| quantity | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+    if "preset_costs" in data:
+        costs = data["preset_costs"]
+        table += (f"\n\nPresets on {costs['sequence']} ({costs['frames']} frames, fastest of {costs['rounds']} "
+                  f"rounds):\n\n" + preset_costs_table(costs))
+    return table
 
 
 def speed_rows(data: dict) -> list[tuple[str, str]]:

@@ -127,7 +127,8 @@ def init_fn(vgg_params, frame: jax.Array, box: jax.Array, key: jax.Array, cfg: F
     return TrackerState(
         frame_index=jnp.int32(0),
         target=geometry.box_to_state(box, loc.template_size),
-        sigma=jnp.stack([sigma_t, sigma_t, jnp.where(scale_on, scale_sigma, 0.0), jnp.float32(0.0)]),
+        sigma=jnp.stack([sigma_t, sigma_t, jnp.where(scale_on, scale_sigma, 0.0),
+                         jnp.float32(loc.aspect_sigma) * box[3] / box[2]]),
         scale_sigma=scale_sigma,
         roi_factor=cfg.roi.roi_scale * diag / box[2],
         initial_width=box[2],
@@ -142,9 +143,16 @@ def init_fn(vgg_params, frame: jax.Array, box: jax.Array, key: jax.Array, cfg: F
     )
 
 
-def _roi_for_state(target: jax.Array, roi_factor: jax.Array, template_size: int) -> jax.Array:
-    """Square ROI centred on the state's centre, side = roi_factor x current width (spec §1.1)."""
-    side = roi_factor * target[2] * template_size
+def _roi_for_state(target: jax.Array, roi_factor: jax.Array, cfg: FCNTConfig) -> jax.Array:
+    """Square ROI centred on the state's centre, side = roi_factor x current width (spec §1.1).
+
+    With the aspect sampled (``localization.aspect_sigma > 0``, not in FCNT) the side is
+    roi_scale x the current diagonal: the code's width rule assumes the initial aspect."""
+    width = target[2] * cfg.localization.template_size
+    if cfg.localization.aspect_sigma > 0:
+        side = cfg.roi.roi_scale * width * jnp.sqrt(1.0 + target[3] ** 2)
+    else:
+        side = roi_factor * width
     return jnp.stack([target[0] - side / 2, target[1] - side / 2, side])
 
 
@@ -233,7 +241,7 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
     key = jax.random.fold_in(state.key, t)
 
     # Features in the ROI around the previous box, and the two heat maps in the ROI frame.
-    roi = _roi_for_state(state.target, state.roi_factor, loc.template_size)
+    roi = _roi_for_state(state.target, state.roi_factor, cfg)
     conv4, conv5 = _features(vgg_params, frame, roi, image_hw, cfg)
     s_feat, g_raw, s_raw = head_outputs(state, conv4, conv5, cfg)
     # A non-finite output (diverged head, broken frame) must never poison the state: it is zeroed,
@@ -261,7 +269,7 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
 
     # The map for the new box, in the ROI the features came from: centred on the previous box, of
     # the new box's size (the code's l_off alignment, spec §2.4).
-    update_roi = _roi_for_state(state.target.at[2].set(target[2]), state.roi_factor, loc.template_size)
+    update_roi = _roi_for_state(state.target.at[2:].set(target[2:]), state.roi_factor, cfg)
     new_map = _map_for(new_box, update_roi, image_hw, cfg)
 
     # Stored sample (§6.1).

@@ -121,3 +121,25 @@ def test_optional_integer_fields_parse_as_integers():
     with pytest.raises(ValueError, match="gnet_first_frame_iterations"):
         get_config("code", ["heads.gnet_first_frame_iterations=1.5"])
     assert get_config("code", ["localization.translation_sigma_px=12"]).localization.translation_sigma_px == 12.0
+
+
+def test_fcnt_plus_changes_only_its_fixes_and_each_ablation_reverts_one():
+    from fcnt_jax.config import PLUS_ABLATION, PLUS_FIXES
+
+    code, plus = get_config("code"), get_config("fcnt_plus")
+    assert code == FCNTConfig()  # the default stays the code preset
+
+    def changed(a, b):
+        return {f"{s}.{f.name}" for s in ("roi", "selection", "heads", "localization", "updates")
+                for f in dataclasses.fields(getattr(a, s)) if getattr(getattr(a, s), f.name) != getattr(getattr(b, s), f.name)}
+
+    fields = {name: {a.split("=")[0] for a in fix} for name, fix in PLUS_FIXES.items()}
+    assert changed(plus, code) == set().union(*fields.values())
+    assert plus.preset == "fcnt_plus" and plus.heads.gnet_first_frame_iterations == 150
+    for name in PLUS_FIXES:
+        variant = get_config(f"fcnt_plus_no_{name}")
+        assert changed(variant, plus) == fields[name], name  # exactly that fix is switched off ...
+        assert changed(variant, code) == set().union(*fields.values()) - fields[name]  # ... back to code
+    assert PLUS_ABLATION[0] == "fcnt_plus" and PLUS_ABLATION[-1] == "code"
+    with pytest.raises(ValueError, match="aspect_sigma=-1"):
+        get_config("fcnt_plus", ["localization.aspect_sigma=-1"])

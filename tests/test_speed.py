@@ -147,3 +147,32 @@ def test_summarise_changes_by_hand():
     assert summary["mean_auc"] == pytest.approx(0.2 / 3) and summary["median_auc"] == pytest.approx(0.01)
     assert summary["track_time_ratio"] == pytest.approx(57.0 / 60.0)  # totals, not a mean of ratios
     assert set(summarise_changes([], ("float32", "bfloat16")).values()) == {None}
+
+
+def test_preset_costs_keep_each_presets_fastest_round_and_its_ratios(tmp_path, monkeypatch):
+    from fcnt_jax import speed
+
+    root = make_dataset(tmp_path, [("Costly", 3, (96, 128))])
+    seq = open_sequence(root / "Costly")
+    cfgs = {"code": get_config("code", TINY), "fcnt_plus": get_config("fcnt_plus", TINY)}
+    real = speed.track_sequence
+    calls = []
+
+    def timed(params, s, cfg, **kw):  # the real tracker, with planted timings per call
+        result = real(params, s, cfg, **kw)
+        calls.append(cfg.preset)
+        slow = 3.0 if len(calls) == 2 else 1.0  # fcnt_plus's first round hit a slow spell
+        base = {"code": (2.0, 4.0), "fcnt_plus": (3.0, 5.0)}[cfg.preset]
+        result.timing.update(init_after_compile_s=base[0] * slow, track_fps=base[1] / slow, compile_s=1.0)
+        return result
+
+    monkeypatch.setattr(speed, "track_sequence", timed)
+    costs = speed.preset_costs(tiny_params(jax.random.PRNGKey(0)), seq, cfgs, rounds=2, log=lambda m: None)
+    assert calls == ["code", "fcnt_plus", "code", "fcnt_plus"]  # alternated, A B A B
+    assert costs["presets"]["fcnt_plus"] == {"init_s": 3.0, "frame_s": 0.2, "compile_s": 1.0}  # its fast round
+    assert costs["ratios"]["fcnt_plus"] == pytest.approx({"init": 1.5, "frame": 0.8})
+    assert costs["ratios"]["code"] == {"init": 1.0, "frame": 1.0}
+    table = markdown_table({"device": "cpu", "platform": "cpu", "preset_costs": costs})
+    assert "| fcnt_plus | 3.00 | 0.200 | 1.50 | 0.80 |" in table
+    with pytest.raises(ValueError, match="Costly: the preset comparison needs at least 2 frames"):
+        speed.preset_costs(None, seq.truncated(1), cfgs)

@@ -1,0 +1,33 @@
+"""issue 19's ablation summary: per-preset means, the spread over seeds, the change against code."""
+
+import pytest
+
+from experiments.fcnt_plus import summarise, target_lines
+
+
+def _rows(values):
+    return [{"sequence": name, "precision_20": p, "auc": a} for name, (p, a) in values.items()]
+
+
+def test_summary_means_spread_and_worst_change_against_code():
+    rows = {
+        ("fcnt_plus", "otb", 0): _rows({"A": (1.0, 0.70), "B": (0.9, 0.50)}),
+        ("fcnt_plus", "otb", 1): _rows({"A": (1.0, 0.60), "B": (0.9, 0.40)}),
+        ("code", "otb", 0): _rows({"A": (1.0, 0.68), "B": (0.5, 0.30)}),
+        ("code", "otb", 1): _rows({"A": (1.0, 0.70), "B": (0.5, 0.30)}),
+        ("fcnt_plus_no_aspect", "otb", 0): _rows({"A": (1.0, 0.60)}) + [{"sequence": "B", "error": "bad frame"}],
+    }
+    text, table = summarise(rows)
+    plus = table["otb"]["fcnt_plus"]
+    assert plus["seeds"]["0"]["auc"] == pytest.approx(0.60) and plus["seeds"]["1"]["auc"] == pytest.approx(0.50)
+    # A: (0.70 - 0.68 + 0.60 - 0.70) / 2 = -0.04; B: (0.20 + 0.10) / 2 = +0.15, on the seeds both have.
+    assert plus["auc_change_vs_code"] == pytest.approx({"A": -0.04, "B": 0.15})
+    assert table["otb"]["fcnt_plus_no_aspect"]["auc_change_vs_code"] == pytest.approx({"A": -0.08})
+    assert "| fcnt_plus | 2 | 0.950 | 0.550 | 0.500-0.600 (2 seeds) | -0.040 (A) |" in text
+    assert "| fcnt_plus_no_aspect | 1 | 1.000 | 0.600 | 1 seed | -0.080 (A) |" in text  # the failed row is left out
+    assert "| code | 2 | 0.750 | 0.495 | 0.490-0.500 (2 seeds) |  |" in text
+    lines = target_lines(table)
+    assert "precision@20 0.950, AUC 0.550" in lines[0]
+    assert "- >= HCF (0.945 / 0.646): precision met, AUC not met" in lines
+    assert any("no sequence loses more than 0.05 AUC against code: met (worst A -0.040)" in x for x in lines)
+    assert target_lines(table, preset="absent") == []
