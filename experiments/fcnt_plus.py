@@ -35,6 +35,9 @@ flags.DEFINE_integer("analysis_frames", 150, "track and score the first N frames
 flags.DEFINE_list("sequences", None, "only these sequences (names from either root)")
 flags.DEFINE_list("presets", list(PLUS_ABLATION), "presets, in the order they run")
 flags.DEFINE_list("seeds", ["0"], "PRNG seeds")
+flags.DEFINE_string("code_otb_dir", None, "the code preset's seed-0 results on --otb_root from an earlier run of the "
+                    "same runner (e.g. experiments/results/ablation_otb8_120/code), read instead of tracking "
+                    "code there again")
 flags.DEFINE_bool("run", True, "track what is missing; --norun only summarises the results already there")
 flags.DEFINE_string("weights", None, "VGG-16 weights file (default: the verified cache)")
 flags.DEFINE_string("output_dir", None, "where results go", required=True)
@@ -101,6 +104,48 @@ def summarise(rows: dict[tuple[str, str, int], list[dict]], reference: str = "co
     return "\n".join(lines), table
 
 
+def mechanisms(row: dict, groundtruth: np.ndarray | None, distracter_ratio: float = 0.2) -> dict:
+    """What each fix acts on, from one sequence's per-frame record: frames SNet decided, frames the
+    GNet fallback took (GNet decided although its P_d marked a distracter), frames held, and the
+    box's size and shape against the ground truth (geometric means over frames with a visible
+    target: area ratio > 1 is a box too big; aspect ratio (h/w over the truth's))."""
+    frames = row.get("per_frame") or {}
+    # Counts from the second frame on, as decided_by_counts (the first is the training frame).
+    by, pd = frames.get("decided_by", [])[1:], frames.get("g_pd", [])[1:]
+    out = {"snet": by.count("snet"), "held": by.count("held"),
+           "fallback": sum(1 for b, p in zip(by, pd) if b == "gnet" and p is not None and p >= distracter_ratio)}
+    boxes = np.asarray(frames.get("box", []), np.float64)
+    if groundtruth is not None and len(boxes):
+        gt = np.asarray(groundtruth, np.float64)[:len(boxes)]
+        ok = np.all(np.isfinite(gt), axis=1) & (gt[:, 2] > 0) & (gt[:, 3] > 0) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
+        if ok.any():
+            b, g = boxes[ok], gt[ok]
+            out["area_ratio"] = float(np.exp(np.mean(np.log(b[:, 2] * b[:, 3] / (g[:, 2] * g[:, 3])))))
+            out["aspect_ratio"] = float(np.exp(np.mean(np.log((b[:, 3] / b[:, 2]) / (g[:, 3] / g[:, 2])))))
+    return out
+
+
+def mechanism_lines(rows: dict[tuple[str, str, int], list[dict]], truths: dict[str, np.ndarray]) -> tuple[str, dict]:
+    """Per preset, set and seed, summed over sequences: frames SNet decided, fallback frames, held
+    frames; and the mean over sequences of the box's area and aspect ratio to the ground truth."""
+    table: dict = {}
+    lines = ["### What the fixes act on", "",
+             "| preset | set | seed | SNet decided | GNet fallback | held | box area / truth | box aspect / truth |",
+             "|---|---|---|---|---|---|---|---|"]
+    for (preset, set_name, seed), seq_rows in rows.items():
+        per_seq = {r["sequence"]: mechanisms(r, truths.get(r["sequence"])) for r in seq_rows if "per_frame" in r}
+        if not per_seq:
+            continue
+        table.setdefault(preset, {}).setdefault(set_name, {})[str(seed)] = per_seq
+        total = {k: sum(m[k] for m in per_seq.values()) for k in ("snet", "fallback", "held")}
+        area = [m["area_ratio"] for m in per_seq.values() if "area_ratio" in m]
+        aspect = [m["aspect_ratio"] for m in per_seq.values() if "aspect_ratio" in m]
+        fmt = (lambda v: f"{float(np.exp(np.mean(np.log(v)))):.2f}" if v else "")
+        lines.append(f"| {preset} | {set_name} | {seed} | {total['snet']} | {total['fallback']} | {total['held']} "
+                     f"| {fmt(area)} | {fmt(aspect)} |")
+    return "\n".join(lines) + "\n", table
+
+
 def target_lines(table: dict, set_name: str = "otb", preset: str = "fcnt_plus", reference: str = "code") -> list[str]:
     """The issue's targets on the OTB dev set, checked against what was measured."""
     entry = table.get(set_name, {}).get(preset)
@@ -162,7 +207,10 @@ def main(argv):
             stderr_log(f"== {i}/{len(runs)}: {preset} seed={seed} ==")
         for set_name, (root, frames, chosen, _) in per_set.items():
             folder = out / f"seed{seed}" / set_name / preset
-            if FLAGS.run:
+            if preset == "code" and set_name == "otb" and seed == 0 and FLAGS.code_otb_dir:
+                folder = Path(FLAGS.code_otb_dir)
+                r = [json.loads((folder / f"{n}.json").read_text()) for n in chosen if (folder / f"{n}.json").exists()]
+            elif FLAGS.run:
                 r = run_benchmark(params, "otb", root, folder, configs[preset], chosen, frames, seed,
                                   log=stderr_log, pad_to_common=True)
                 write_text_atomic(folder / "summary.md", summary_table(r) + "\n")
@@ -172,17 +220,23 @@ def main(argv):
             failed |= any("error" in x for x in r)
     for seed in seeds:
         for set_name, (_, frames, _, sequences) in per_set.items():
-            folders = [out / f"seed{seed}" / set_name / p for p in configs]
+            folders = [Path(FLAGS.code_otb_dir) if (p, set_name, seed) == ("code", "otb", 0) and FLAGS.code_otb_dir
+                       else out / f"seed{seed}" / set_name / p for p in configs]
             present = [f for f in folders if f.is_dir()]
             if present:
+                names = [p for p, f in zip(configs, folders) if f.is_dir()]
                 write_report(present, sequences, out / "report" / f"{set_name}_seed{seed}", frames,
-                             names=[f.name for f in present], highlight="fcnt_plus", log=stderr_log)
+                             names=names, highlight="fcnt_plus", log=stderr_log)
     text, table = summarise(rows)
     targets = target_lines(table)
+    truths = {s.name: s.groundtruth for (_, _, _, sequences) in per_set.values() for s in sequences}
+    mech_text, mech_table = mechanism_lines(rows, truths)
+    text += "\n" + mech_text
     protocol = {"sets": {n: {"root": str(r), "frames": f, "sequences": c} for n, (r, f, c, _) in per_set.items()},
-                "presets": list(configs), "seeds": seeds,
+                "presets": list(configs), "seeds": seeds, "code_otb_dir": FLAGS.code_otb_dir,
                 "configs": {p: c.to_dict() for p, c in configs.items()}}
-    write_text_atomic(out / "fcnt_plus.json", json.dumps({"protocol": protocol, "results": table}, indent=2))
+    write_text_atomic(out / "fcnt_plus.json", json.dumps({"protocol": protocol, "results": table,
+                                                               "mechanisms": mech_table}, indent=2))
     header = ("fcnt_plus ablation (sets: "
               + ", ".join(f"{n} first {f} frames ({len(c)} sequences)" for n, (_, f, c, _) in per_set.items())
               + f"; seeds {seeds}). Per-sequence OPE reports: report/.\n\n")

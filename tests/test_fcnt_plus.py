@@ -31,3 +31,23 @@ def test_summary_means_spread_and_worst_change_against_code():
     assert "- >= HCF (0.945 / 0.646): precision met, AUC not met" in lines
     assert any("no sequence loses more than 0.05 AUC against code: met (worst A -0.040)" in x for x in lines)
     assert target_lines(table, preset="absent") == []
+
+
+def test_mechanisms_count_the_deciding_net_and_measure_the_box_against_the_truth():
+    import numpy as np
+
+    from experiments.fcnt_plus import mechanism_lines, mechanisms
+
+    row = {"sequence": "A", "per_frame": {
+        "decided_by": ["gnet", "snet", "gnet", "gnet", "held"],
+        "g_pd": [0.0, 0.5, 0.3, 0.1, 0.9],  # frame 2: GNet decided on a distracter = the fallback
+        "box": [[1, 1, 10, 20], [1, 1, 20, 20], [1, 1, 20, 40], [1, 1, 10, 20], [1, 1, 5, 10]]}}
+    gt = np.array([[0, 0, 10, 20]] * 4 + [[np.nan] * 4])  # the last frame's target is not visible
+    m = mechanisms(row, gt)
+    assert (m["snet"], m["fallback"], m["held"]) == (1, 1, 1)
+    # Areas 1, 2, 4, 1 times the truth's: geometric mean 2^(3/4); aspects 1, 0.5, 1, 1: 0.5^(1/4).
+    assert m["area_ratio"] == pytest.approx(2 ** 0.75) and m["aspect_ratio"] == pytest.approx(0.5 ** 0.25)
+    text, table = mechanism_lines({("fcnt_plus", "otb", 0): [row]}, {"A": gt})
+    assert "| fcnt_plus | otb | 0 | 1 | 1 | 1 | 1.68 | 0.84 |" in text
+    assert table["fcnt_plus"]["otb"]["0"]["A"] == m
+    assert mechanisms({"sequence": "B"}, None) == {"snet": 0, "held": 0, "fallback": 0}
