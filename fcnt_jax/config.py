@@ -16,7 +16,7 @@ import json
 import math
 from typing import Any, Literal
 
-PresetName = Literal["code", "paper"]  # the two reference presets
+PresetName = Literal["code", "paper"]
 
 
 class ConfigError(ValueError):
