@@ -21,12 +21,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 from absl import app, flags
 
 from experiments import run_main
 
 from fcnt_jax.config import PLUS_ABLATION
+from fcnt_jax.eval.ablation import mechanism_lines, summarise, target_lines
 
 flags.DEFINE_string("otb_root", "../shared/data/OTB", "OTB-layout dev sequences ('' to skip)")
 flags.DEFINE_integer("otb_frames", 120, "track and score the first N frames of --otb_root's sequences")
@@ -42,130 +42,6 @@ flags.DEFINE_bool("run", True, "track what is missing; --norun only summarises t
 flags.DEFINE_string("weights", None, "VGG-16 weights file (default: the verified cache)")
 flags.DEFINE_string("output_dir", None, "where results go", required=True)
 FLAGS = flags.FLAGS
-
-# What the issue measures fcnt_plus against on the 8 OTB dev sequences, first 120 frames (issue 19:
-# HCF and MDNet's published results on those frames).
-TARGETS = {"HCF": (0.945, 0.646), "MDNet": (0.956, 0.694)}
-MAX_AUC_LOSS = 0.05  # issue 19: no dev sequence may lose more than this against code
-
-
-def summarise(rows: dict[tuple[str, str, int], list[dict]], reference: str = "code") -> tuple[str, dict]:
-    """Markdown and JSON from ``rows[(preset, set, seed)]`` (one row per sequence): per preset and
-    set the mean over sequences of each seed, its mean and range over seeds, and per sequence the
-    AUC (mean over seeds) with its change against ``reference`` on the seeds both have."""
-    table: dict = {}
-    for (preset, set_name, seed), seq_rows in rows.items():
-        scored = [r for r in seq_rows if "auc" in r]
-        entry = table.setdefault(set_name, {}).setdefault(preset, {"seeds": {}, "sequences": {}})
-        if scored:
-            entry["seeds"][str(seed)] = {"precision_20": float(np.mean([r["precision_20"] for r in scored])),
-                                         "auc": float(np.mean([r["auc"] for r in scored])), "sequences": len(scored)}
-        for r in scored:
-            entry["sequences"].setdefault(r["sequence"], {})[str(seed)] = {"precision_20": r["precision_20"],
-                                                                           "auc": r["auc"]}
-    lines = []
-    for set_name, presets in table.items():
-        ref = presets.get(reference, {"sequences": {}})["sequences"]
-        for entry in presets.values():
-            changes = {}
-            for name, per_seed in entry["sequences"].items():
-                common = sorted(set(per_seed) & set(ref.get(name, {})))
-                if common:
-                    changes[name] = float(np.mean([per_seed[s]["auc"] - ref[name][s]["auc"] for s in common]))
-            entry["auc_change_vs_" + reference] = changes
-        lines += [f"### {set_name}", "",
-                  f"| preset | sequences | precision@20 | AUC | AUC range over seeds | worst AUC change vs {reference} |",
-                  "|---|---|---|---|---|---|"]
-        for preset, entry in presets.items():
-            seeds = list(entry["seeds"].values())
-            if not seeds:
-                lines.append(f"| {preset} | 0 | | | | |")
-                continue
-            a = [s["auc"] for s in seeds]
-            spread = f"{min(a):.3f}-{max(a):.3f} ({len(a)} seeds)" if len(a) > 1 else "1 seed"
-            changes = entry["auc_change_vs_" + reference]
-            worst = ""
-            if changes and preset != reference:
-                name = min(changes, key=changes.get)
-                worst = f"{changes[name]:+.3f} ({name})"
-            n = min(s["sequences"] for s in seeds)
-            lines.append(f"| {preset} | {n} | {np.mean([s['precision_20'] for s in seeds]):.3f} | {np.mean(a):.3f} "
-                         f"| {spread} | {worst} |")
-        names = sorted({s for e in presets.values() for s in e["sequences"]})
-        lines += ["", f"Per sequence, AUC (mean over seeds), {set_name}:", "",
-                  "| preset | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-        for preset, entry in presets.items():
-            cells = []
-            for name in names:
-                per_seed = entry["sequences"].get(name, {})
-                cells.append(f"{np.mean([v['auc'] for v in per_seed.values()]):.3f}" if per_seed else "")
-            lines.append(f"| {preset} | " + " | ".join(cells) + " |")
-        lines.append("")
-    return "\n".join(lines), table
-
-
-def mechanisms(row: dict, groundtruth: np.ndarray | None, distracter_ratio: float = 0.2) -> dict:
-    """What each fix acts on, from one sequence's per-frame record: frames SNet decided, frames the
-    GNet fallback took (GNet decided although its P_d marked a distracter), frames held, and the
-    box's size and shape against the ground truth (geometric means over frames with a visible
-    target: area ratio > 1 is a box too big; aspect ratio (h/w over the truth's))."""
-    frames = row.get("per_frame") or {}
-    # Counts from the second frame on, as decided_by_counts (the first is the training frame).
-    by, pd = frames.get("decided_by", [])[1:], frames.get("g_pd", [])[1:]
-    out = {"snet": by.count("snet"), "held": by.count("held"),
-           "fallback": sum(1 for b, p in zip(by, pd) if b == "gnet" and p is not None and p >= distracter_ratio)}
-    boxes = np.asarray(frames.get("box", []), np.float64)
-    if groundtruth is not None and len(boxes):
-        gt = np.asarray(groundtruth, np.float64)[:len(boxes)]
-        ok = np.all(np.isfinite(gt), axis=1) & (gt[:, 2] > 0) & (gt[:, 3] > 0) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
-        if ok.any():
-            b, g = boxes[ok], gt[ok]
-            out["area_ratio"] = float(np.exp(np.mean(np.log(b[:, 2] * b[:, 3] / (g[:, 2] * g[:, 3])))))
-            out["aspect_ratio"] = float(np.exp(np.mean(np.log((b[:, 3] / b[:, 2]) / (g[:, 3] / g[:, 2])))))
-    return out
-
-
-def mechanism_lines(rows: dict[tuple[str, str, int], list[dict]], truths: dict[str, np.ndarray]) -> tuple[str, dict]:
-    """Per preset, set and seed, summed over sequences: frames SNet decided, fallback frames, held
-    frames; and the mean over sequences of the box's area and aspect ratio to the ground truth."""
-    table: dict = {}
-    lines = ["### What the fixes act on", "",
-             "| preset | set | seed | SNet decided | GNet fallback | held | box area / truth | box aspect / truth |",
-             "|---|---|---|---|---|---|---|---|"]
-    for (preset, set_name, seed), seq_rows in rows.items():
-        per_seq = {r["sequence"]: mechanisms(r, truths.get(r["sequence"])) for r in seq_rows if "per_frame" in r}
-        if not per_seq:
-            continue
-        table.setdefault(preset, {}).setdefault(set_name, {})[str(seed)] = per_seq
-        total = {k: sum(m[k] for m in per_seq.values()) for k in ("snet", "fallback", "held")}
-        area = [m["area_ratio"] for m in per_seq.values() if "area_ratio" in m]
-        aspect = [m["aspect_ratio"] for m in per_seq.values() if "aspect_ratio" in m]
-        fmt = (lambda v: f"{float(np.exp(np.mean(np.log(v)))):.2f}" if v else "")
-        lines.append(f"| {preset} | {set_name} | {seed} | {total['snet']} | {total['fallback']} | {total['held']} "
-                     f"| {fmt(area)} | {fmt(aspect)} |")
-    return "\n".join(lines) + "\n", table
-
-
-def target_lines(table: dict, set_name: str = "otb", preset: str = "fcnt_plus", reference: str = "code") -> list[str]:
-    """The issue's targets on the OTB dev set, checked against what was measured."""
-    entry = table.get(set_name, {}).get(preset)
-    if not entry or not entry["seeds"]:
-        return []
-    seeds = list(entry["seeds"].values())
-    p, a = np.mean([s["precision_20"] for s in seeds]), np.mean([s["auc"] for s in seeds])
-    lines = [f"Targets ({preset} on {set_name}, {len(seeds)} seed(s), {min(s['sequences'] for s in seeds)} "
-             f"sequences): precision@20 {p:.3f}, AUC {a:.3f}"]
-    for name, (tp, ta) in TARGETS.items():
-        lines.append(f"- >= {name} ({tp:.3f} / {ta:.3f}): precision {'met' if p >= tp else 'not met'}, "
-                     f"AUC {'met' if a >= ta else 'not met'}")
-    changes = entry.get("auc_change_vs_" + reference, {})
-    if changes:
-        worst = min(changes, key=changes.get)
-        ok = changes[worst] >= -MAX_AUC_LOSS
-        lines.append(f"- no sequence loses more than {MAX_AUC_LOSS} AUC against {reference}: "
-                     f"{'met' if ok else 'not met'} (worst {worst} {changes[worst]:+.3f})")
-    return lines + [""]
-
 
 def main(argv):
     del argv

@@ -1,8 +1,8 @@
-"""issue 19's ablation summary: per-preset means, the spread over seeds, the change against code."""
+"""fcnt_jax.eval.ablation (issue 19's ablation summary): per-preset means, the spread over seeds, the change against code."""
 
 import pytest
 
-from experiments.fcnt_plus import summarise, target_lines
+from fcnt_jax.eval.ablation import summarise, target_lines
 
 
 def _rows(values):
@@ -36,7 +36,7 @@ def test_summary_means_spread_and_worst_change_against_code():
 def test_mechanisms_count_the_deciding_net_and_measure_the_box_against_the_truth():
     import numpy as np
 
-    from experiments.fcnt_plus import mechanism_lines, mechanisms
+    from fcnt_jax.eval.ablation import mechanism_lines, mechanisms
 
     row = {"sequence": "A", "per_frame": {
         "decided_by": ["gnet", "snet", "gnet", "gnet", "held"],
