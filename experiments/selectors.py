@@ -27,6 +27,7 @@ from absl import app, flags
 from experiments import run_main
 
 from fcnt_jax.config import SELECTION_METHODS
+from fcnt_jax.eval.ablation import per_sequence_auc_lines, seed_table
 
 flags.DEFINE_string("otb_root", "../shared/data/OTB", "OTB-layout dev sequences ('' to skip)")
 flags.DEFINE_integer("otb_frames", 120, "track and score the first N frames of --otb_root's sequences")
@@ -55,16 +56,7 @@ def _sets() -> list[tuple[str, Path, int]]:
 def summarise(rows: dict[tuple[int, str, int], list[dict]]) -> tuple[str, dict]:
     """Markdown and JSON: per K and method, the mean over sequences of each seed, then the mean and
     range over seeds. ``rows[(K, method, seed)]`` holds one row per sequence."""
-    table: dict = {}
-    for (k, method, seed), seq_rows in rows.items():
-        scored = [r for r in seq_rows if "auc" in r]
-        entry = table.setdefault(str(k), {}).setdefault(method, {"seeds": {}, "sequences": {}})
-        if scored:
-            entry["seeds"][str(seed)] = {"precision_20": float(np.mean([r["precision_20"] for r in scored])),
-                                         "auc": float(np.mean([r["auc"] for r in scored])), "sequences": len(scored)}
-        for r in scored:
-            entry["sequences"].setdefault(r["sequence"], {})[str(seed)] = {"precision_20": r["precision_20"],
-                                                                           "auc": r["auc"]}
+    table = seed_table({(str(k), method, seed): r for (k, method, seed), r in rows.items()})
     lines = []
     for k, methods in table.items():
         lines += [f"### K = {k}", "", "| method | sequences | precision@20 | AUC | AUC range over seeds |",
@@ -79,16 +71,8 @@ def summarise(rows: dict[tuple[int, str, int], list[dict]]) -> tuple[str, dict]:
             spread = f"{min(a):.3f}-{max(a):.3f} ({len(a)} seeds)" if len(a) > 1 else "1 seed"
             n = min(s["sequences"] for s in seeds)
             lines.append(f"| {method} | {n} | {p:.3f} | {np.mean(a):.3f} | {spread} |")
-        names = sorted({s for e in methods.values() for s in e["sequences"]})
-        lines += ["", f"Per sequence, AUC (mean over seeds), K = {k}:", "",
-                  "| method | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-        for method, entry in methods.items():
-            cells = []
-            for name in names:
-                per_seed = entry["sequences"].get(name, {})
-                cells.append(f"{np.mean([v['auc'] for v in per_seed.values()]):.3f}" if per_seed else "")
-            lines.append(f"| {method} | " + " | ".join(cells) + " |")
-        lines.append("")
+        lines += ["", f"Per sequence, AUC (mean over seeds), K = {k}:", ""]
+        lines += per_sequence_auc_lines(methods, "method") + [""]
     return "\n".join(lines), table
 
 

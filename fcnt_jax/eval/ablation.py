@@ -13,20 +13,41 @@ TARGETS = {"HCF": (0.945, 0.646), "MDNet": (0.956, 0.694)}
 MAX_AUC_LOSS = 0.05  # issue 19: no dev sequence may lose more than this against code
 
 
-def summarise(rows: dict[tuple[str, str, int], list[dict]], reference: str = "code") -> tuple[str, dict]:
-    """Markdown and JSON from ``rows[(preset, set, seed)]`` (one row per sequence): per preset and
-    set the mean over sequences of each seed, its mean and range over seeds, and per sequence the
-    AUC (mean over seeds) with its change against ``reference`` on the seeds both have."""
+def seed_table(rows: dict[tuple, list[dict]]) -> dict:
+    """``rows[(group, name, seed)]`` (one row per sequence; failed rows lack "auc") ->
+    ``table[group][name] = {"seeds": {seed: means over sequences}, "sequences": {seq: {seed: scores}}}``."""
     table: dict = {}
-    for (preset, set_name, seed), seq_rows in rows.items():
+    for (group, name, seed), seq_rows in rows.items():
         scored = [r for r in seq_rows if "auc" in r]
-        entry = table.setdefault(set_name, {}).setdefault(preset, {"seeds": {}, "sequences": {}})
+        entry = table.setdefault(group, {}).setdefault(name, {"seeds": {}, "sequences": {}})
         if scored:
             entry["seeds"][str(seed)] = {"precision_20": float(np.mean([r["precision_20"] for r in scored])),
                                          "auc": float(np.mean([r["auc"] for r in scored])), "sequences": len(scored)}
         for r in scored:
             entry["sequences"].setdefault(r["sequence"], {})[str(seed)] = {"precision_20": r["precision_20"],
                                                                            "auc": r["auc"]}
+    return table
+
+
+def per_sequence_auc_lines(entries: dict, label: str) -> list[str]:
+    """A markdown table: one row per entry of a :func:`seed_table` group, one column per sequence,
+    the AUC averaged over seeds (blank where the entry has no score)."""
+    names = sorted({s for e in entries.values() for s in e["sequences"]})
+    lines = [f"| {label} | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for key, entry in entries.items():
+        cells = []
+        for name in names:
+            per_seed = entry["sequences"].get(name, {})
+            cells.append(f"{np.mean([v['auc'] for v in per_seed.values()]):.3f}" if per_seed else "")
+        lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def summarise(rows: dict[tuple[str, str, int], list[dict]], reference: str = "code") -> tuple[str, dict]:
+    """Markdown and JSON from ``rows[(preset, set, seed)]`` (one row per sequence): per preset and
+    set the mean over sequences of each seed, its mean and range over seeds, and per sequence the
+    AUC (mean over seeds) with its change against ``reference`` on the seeds both have."""
+    table = seed_table({(set_name, preset, seed): r for (preset, set_name, seed), r in rows.items()})
     lines = []
     for set_name, presets in table.items():
         ref = presets.get(reference, {"sequences": {}})["sequences"]
@@ -55,16 +76,8 @@ def summarise(rows: dict[tuple[str, str, int], list[dict]], reference: str = "co
             n = min(s["sequences"] for s in seeds)
             lines.append(f"| {preset} | {n} | {np.mean([s['precision_20'] for s in seeds]):.3f} | {np.mean(a):.3f} "
                          f"| {spread} | {worst} |")
-        names = sorted({s for e in presets.values() for s in e["sequences"]})
-        lines += ["", f"Per sequence, AUC (mean over seeds), {set_name}:", "",
-                  "| preset | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-        for preset, entry in presets.items():
-            cells = []
-            for name in names:
-                per_seed = entry["sequences"].get(name, {})
-                cells.append(f"{np.mean([v['auc'] for v in per_seed.values()]):.3f}" if per_seed else "")
-            lines.append(f"| {preset} | " + " | ".join(cells) + " |")
-        lines.append("")
+        lines += ["", f"Per sequence, AUC (mean over seeds), {set_name}:", ""]
+        lines += per_sequence_auc_lines(presets, "preset") + [""]
     return "\n".join(lines), table
 
 
