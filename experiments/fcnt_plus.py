@@ -45,7 +45,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    from fcnt_jax.benchmark import load_sequences, run_benchmark, summary_table
+    from fcnt_jax.benchmark import dev_sets, run_benchmark, summary_table
     from fcnt_jax.config import get_config
     from fcnt_jax.eval.report import write_report
     from fcnt_jax.run import stderr_log, write_text_atomic
@@ -60,16 +60,9 @@ def main(argv):
     try:
         configs = {p: get_config(p) for p in FLAGS.presets}
         seeds = [int(s) for s in FLAGS.seeds]
-        wanted = set(FLAGS.sequences) if FLAGS.sequences else None
-        per_set = {}
-        for name, root, frames in sets:
-            sequences = [s for s in load_sequences("otb", root) if wanted is None or s.name in wanted]
-            if sequences:
-                per_set[name] = (root, frames, [s.name for s in sequences], sequences)
+        per_set = dev_sets(sets, FLAGS.sequences)
     except ValueError as e:
         raise app.UsageError(str(e))
-    if not per_set:
-        raise app.UsageError(f"none of --sequences={FLAGS.sequences} is in {[str(r) for _, r, _ in sets]}")
     out = Path(FLAGS.output_dir)
     params = None
     if FLAGS.run:

@@ -87,6 +87,21 @@ def load_sequences(dataset: str, root: Path, sequences: list[str] | None = None)
     return [open_in(dataset, p) for p in select_folders(dataset, Path(root), sequences)]
 
 
+def dev_sets(sets: list[tuple[str, Path, int]], wanted: list[str] | None = None) -> dict[str, tuple]:
+    """``(name, OTB-layout root, frames)`` sets -> ``{name: (root, frames, sequence names, sequences)}``,
+    only the sequences named in ``wanted`` (all when None); a set with none of them is left out.
+    Raises ValueError when no set keeps a sequence (or a root cannot be read)."""
+    chosen = set(wanted) if wanted else None
+    per_set = {}
+    for name, root, frames in sets:
+        sequences = [s for s in load_sequences("otb", root) if chosen is None or s.name in chosen]
+        if sequences:
+            per_set[name] = (root, frames, [s.name for s in sequences], sequences)
+    if not per_set:
+        raise ValueError(f"none of the sequences {wanted} is in {[str(r) for _, r, _ in sets]}")
+    return per_set
+
+
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
     write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))
 

@@ -51,3 +51,17 @@ def test_mechanisms_count_the_deciding_net_and_measure_the_box_against_the_truth
     assert "| fcnt_plus | otb | 0 | 1 | 1 | 1 | 1.68 | 0.84 |" in text
     assert table["fcnt_plus"]["otb"]["0"]["A"] == m
     assert mechanisms({"sequence": "B"}, None) == {"snet": 0, "held": 0, "fallback": 0}
+
+
+def test_dev_sets_keep_the_named_sequences_of_each_root(tmp_path):
+    from fcnt_jax.benchmark import dev_sets
+    from tests.test_batch import make_dataset
+
+    a = make_dataset(tmp_path / "a", [("One", 3, (96, 128)), ("Two", 3, (96, 128))])
+    b = make_dataset(tmp_path / "b", [("Three", 3, (96, 128))])
+    sets = [("first", a, 120), ("second", b, 150)]
+    everything = dev_sets(sets)
+    assert {k: v[:3] for k, v in everything.items()} == {"first": (a, 120, ["One", "Two"]), "second": (b, 150, ["Three"])}
+    assert list(dev_sets(sets, ["Two"])) == ["first"] and dev_sets(sets, ["Two"])["first"][2] == ["Two"]
+    with pytest.raises(ValueError, match="none of the sequences \\['Nope'\\]"):
+        dev_sets(sets, ["Nope"])
