@@ -1,0 +1,172 @@
+"""What a heat map says about the box's size: the measurements behind two of issue 19's candidates.
+
+- :func:`map_spread`: the map's standard deviation along x and y inside a window around a box,
+  in image pixels. The map M a head is trained to (spec §2) is a Gaussian with sigma = side / 3
+  cut at the box, i.e. at +-1.5 sigma, whose standard deviation is :data:`SPREAD_PER_SIDE` x the
+  box side. ``spread / SPREAD_PER_SIDE`` is then the size the map *implies*: the "box refined
+  from the heat map's extent" idea, measurable before it is built.
+- :func:`ranking_optimal_scale`: the factor that, applied to a box (same centre, same aspect),
+  maximises the tracker's own ranking score (mean map value x area^gamma, spec §5.3) on a map.
+  On M itself the optimum is the box (factor 1: the mean falls as 1/f^2 outside the truncated
+  Gaussian while area^0.7 grows only as f^1.4); a factor > 1 on a real head's output is the
+  ranking rule enlarging the box.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from fcnt_jax.geometry import roi_to_image
+from fcnt_jax.localize import particle_confidence, ranking_score
+
+
+def _truncated_std(a: float) -> float:
+    """Std of a unit normal truncated to [-a, a]: sqrt(1 - 2 a phi(a) / (2 Phi(a) - 1))."""
+    phi = math.exp(-a * a / 2) / math.sqrt(2 * math.pi)
+    mass = math.erf(a / math.sqrt(2))
+    return math.sqrt(1.0 - 2 * a * phi / mass)
+
+
+# sigma = side / 3 (GetMap.m, spec §2) truncated at the box edge, +-1.5 sigma: ~0.2476 x side.
+SPREAD_PER_SIDE = _truncated_std(1.5) / 3.0
+
+SCALE_FACTORS = tuple(np.round(np.arange(0.6, 1.801, 0.05), 3).tolist())
+
+
+def map_spread(heat: jax.Array, roi: jax.Array, box: jax.Array, window: float = 2.0) -> jax.Array:
+    """(std_x, std_y) in image pixels of the ``(roi_size, roi_size)`` map ``heat`` (ROI frame,
+    ``roi`` = [x0, y0, side]) over the window of ``window`` x the box's size centred on ``box``
+    ([x0, y0, w, h], image pixels); NaN where the window holds no mass. The window keeps
+    distracters elsewhere in the ROI out of the measurement."""
+    size = heat.shape[0]
+    centres = jnp.arange(size, dtype=jnp.float32) + 0.5
+    pts = roi_to_image(jnp.stack([centres, centres], -1), roi, size)
+    xs, ys = pts[:, 0], pts[:, 1]
+    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+    in_x = jnp.abs(xs - cx) <= window * box[2] / 2
+    in_y = jnp.abs(ys - cy) <= window * box[3] / 2
+    w = jnp.where(in_y[:, None] & in_x[None, :], heat, 0.0)
+    total = jnp.sum(w)
+    safe = jnp.where(total > 0, total, 1.0)
+    px, py = jnp.sum(w, 0) / safe, jnp.sum(w, 1) / safe
+    mx, my = jnp.sum(px * xs), jnp.sum(py * ys)
+    sx = jnp.sqrt(jnp.sum(px * (xs - mx) ** 2))
+    sy = jnp.sqrt(jnp.sum(py * (ys - my) ** 2))
+    return jnp.where(total > 0, jnp.stack([sx, sy]), jnp.nan)
+
+
+def ranking_optimal_scale(heat: jax.Array, roi: jax.Array, box: jax.Array, gamma: float,
+                          factors=SCALE_FACTORS, mode: str = "code") -> jax.Array:
+    """The factor in ``factors`` whose scaled box (same centre and aspect) ranks best on ``heat``
+    under the tracker's score (:func:`fcnt_jax.localize.ranking_score`)."""
+    f = jnp.asarray(factors, jnp.float32)
+    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+    w, h = box[2] * f, box[3] * f
+    boxes = jnp.stack([cx - w / 2, cy - h / 2, w, h], -1)
+    conf = particle_confidence(heat, boxes, roi, heat.shape[0])
+    return f[jnp.argmax(ranking_score(conf, boxes, gamma, mode))]
+
+
+@jax.jit
+def _frame_measures(g_map, s_map, roi, box, truth, gamma_g, gamma_s):
+    out = {}
+    for net, heat, gamma in (("g", g_map, gamma_g), ("s", s_map, gamma_s)):
+        out[f"{net}_implied_wh"] = map_spread(heat, roi, box) / SPREAD_PER_SIDE
+        out[f"{net}_optimal_scale_at_box"] = ranking_optimal_scale(heat, roi, box, gamma)
+        out[f"{net}_optimal_scale_at_truth"] = ranking_optimal_scale(heat, roi, truth, gamma)
+    return out
+
+
+def measure_sequence(vgg_params, seq, cfg, max_frames: int | None = None, seed: int = 0,
+                     log=print) -> list[dict]:
+    """Track ``seq`` (its first ``max_frames``) with the heat maps returned and, per frame, the box,
+    the truth (0-based, as Sequence holds it), the deciding net, and for each net the size its map implies around the
+    box (:func:`map_spread`) and the ranking-optimal factor around the box and around the truth.
+    Frames without a truth box are measured around the box only (truth-side fields NaN)."""
+    from fcnt_jax.run import compile_tracker
+
+    n = len(seq) if max_frames is None else min(len(seq), max_frames)
+    loc = cfg.localization
+    rows = []
+    with seq.frames(stop=n) as frames:
+        stream = iter(frames)
+        first = next(stream)
+        init_c, step_c, _ = compile_tracker(vgg_params, first.shape, cfg, return_maps=True)
+        hw = jnp.asarray(first.shape[:2], jnp.float32)
+        state = init_c(vgg_params, first, jnp.asarray(seq.init_box, jnp.float32), jax.random.PRNGKey(seed),
+                       image_hw=hw)
+        for i, frame in enumerate([first] + list(stream)):
+            state, out = step_c(vgg_params, state, frame)  # frame 1 is tracked again, as run.py does
+            truth = None if seq.groundtruth is None else np.asarray(seq.groundtruth[i], np.float64)
+            known = truth is not None and bool(np.all(np.isfinite(truth))) and truth[2] > 0 and truth[3] > 0
+            truth0 = truth if known else np.asarray(out.box)
+            m = jax.device_get(_frame_measures(out.g_map, out.s_map, out.roi, out.box,
+                                               jnp.asarray(truth0, jnp.float32), loc.gamma_g, loc.gamma_s))
+            row = {"frame": i + 1, "box": np.asarray(out.box).tolist(),
+                   "truth": truth0.tolist() if known else None, "decided_by": int(out.decided_by)}
+            for k, v in m.items():
+                v = np.asarray(v, np.float64)
+                if k.endswith("at_truth") and not known:
+                    v = np.full_like(v, np.nan)
+                row[k] = v.tolist()
+            rows.append(row)
+            if (i + 1) % 20 == 0 or i + 1 == n:
+                log(f"{seq.name}: frame {i + 1}/{n}")
+    return rows
+
+
+def _log_error(est: np.ndarray, truth: np.ndarray) -> float:
+    ok = np.isfinite(est) & np.isfinite(truth) & (est > 0) & (truth > 0)
+    return float(np.mean(np.abs(np.log(est[ok] / truth[ok])))) if ok.any() else float("nan")
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
+        return float("nan")
+    return float(np.corrcoef(a[ok], b[ok])[0, 1])
+
+
+def summarise_sequence(rows: list[dict]) -> dict:
+    """Per net: how well the map-implied width and height follow the truth (correlation, mean
+    |log ratio|, beside the tracker's own box's), and the ranking-optimal factor around the truth
+    on frame 1 and its median over the later frames; plus the box/truth area ratio (median)."""
+    with_truth = [r for r in rows if r["truth"] is not None]
+    truth = np.array([r["truth"] for r in with_truth], np.float64).reshape(-1, 4)
+    box = np.array([r["box"] for r in with_truth], np.float64).reshape(-1, 4)
+    summary = {"frames": len(rows), "frames_with_truth": len(with_truth),
+               "box_area_over_truth_median": float(np.median(box[:, 2] * box[:, 3] / (truth[:, 2] * truth[:, 3])))
+               if len(with_truth) else float("nan"),
+               "box_log_error_wh": [_log_error(box[:, 2], truth[:, 2]), _log_error(box[:, 3], truth[:, 3])]}
+    for net in ("g", "s"):
+        implied = np.array([r[f"{net}_implied_wh"] for r in with_truth], np.float64).reshape(-1, 2)
+        at_truth = np.array([r[f"{net}_optimal_scale_at_truth"] for r in with_truth], np.float64)
+        summary[net] = {
+            "implied_corr_wh": [_corr(implied[:, 0], truth[:, 2]), _corr(implied[:, 1], truth[:, 3])],
+            "implied_log_error_wh": [_log_error(implied[:, 0], truth[:, 2]), _log_error(implied[:, 1], truth[:, 3])],
+            "optimal_scale_at_truth_first": float(at_truth[0]) if len(at_truth) else float("nan"),
+            "optimal_scale_at_truth_median_later": float(np.nanmedian(at_truth[1:])) if len(at_truth) > 1
+            else float("nan"),
+        }
+    return summary
+
+
+def summary_lines(summaries: dict[str, dict]) -> list[str]:
+    """A markdown table: one row per sequence and net."""
+    lines = ["| sequence | net | implied w: corr / log err | implied h: corr / log err | box's log err w / h "
+             "| optimal scale at truth: frame 1 / later (median) | box area / truth (median) |",
+             "|---|---|---|---|---|---|---|"]
+    for name, s in summaries.items():
+        for net in ("g", "s"):
+            n = s[net]
+            lines.append(f"| {name} | {'GNet' if net == 'g' else 'SNet'} "
+                         f"| {n['implied_corr_wh'][0]:.2f} / {n['implied_log_error_wh'][0]:.2f} "
+                         f"| {n['implied_corr_wh'][1]:.2f} / {n['implied_log_error_wh'][1]:.2f} "
+                         f"| {s['box_log_error_wh'][0]:.2f} / {s['box_log_error_wh'][1]:.2f} "
+                         f"| {n['optimal_scale_at_truth_first']:.2f} / {n['optimal_scale_at_truth_median_later']:.2f} "
+                         f"| {s['box_area_over_truth_median']:.2f} |")
+    return lines
