@@ -13,6 +13,8 @@ sampling error. Area outside the ROI counts as zero, like the code's zero canvas
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 
@@ -147,3 +149,36 @@ def scale_sampling_decision(minconf: jax.Array, initial_width: jax.Array) -> jax
 
 def particle_boxes(particles: jax.Array, template_size: int) -> jax.Array:
     return state_to_box(particles, template_size)
+
+
+def _truncated_std(a: float) -> float:
+    """Std of a unit normal truncated to [-a, a]: sqrt(1 - 2 a phi(a) / (2 Phi(a) - 1))."""
+    phi = math.exp(-a * a / 2) / math.sqrt(2 * math.pi)
+    mass = math.erf(a / math.sqrt(2))
+    return math.sqrt(1.0 - 2 * a * phi / mass)
+
+
+# sigma = side / 3 (GetMap.m, spec §2) truncated at the box edge, +-1.5 sigma: ~0.2476 x side.
+SPREAD_PER_SIDE = _truncated_std(1.5) / 3.0
+
+
+def map_spread(heat: jax.Array, roi: jax.Array, box: jax.Array, window: float = 2.0) -> jax.Array:
+    """(std_x, std_y) in image pixels of the ``(roi_size, roi_size)`` map ``heat`` (ROI frame,
+    ``roi`` = [x0, y0, side]) over the window of ``window`` x the box's size centred on ``box``
+    ([x0, y0, w, h], image pixels); NaN where the window holds no mass. The window keeps
+    distracters elsewhere in the ROI out of the measurement."""
+    size = heat.shape[0]
+    centres = jnp.arange(size, dtype=jnp.float32) + 0.5
+    pts = roi_to_image(jnp.stack([centres, centres], -1), roi, size)
+    xs, ys = pts[:, 0], pts[:, 1]
+    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+    in_x = jnp.abs(xs - cx) <= window * box[2] / 2
+    in_y = jnp.abs(ys - cy) <= window * box[3] / 2
+    w = jnp.where(in_y[:, None] & in_x[None, :], heat, 0.0)
+    total = jnp.sum(w)
+    safe = jnp.where(total > 0, total, 1.0)
+    px, py = jnp.sum(w, 0) / safe, jnp.sum(w, 1) / safe
+    mx, my = jnp.sum(px * xs), jnp.sum(py * ys)
+    sx = jnp.sqrt(jnp.sum(px * (xs - mx) ** 2))
+    sy = jnp.sqrt(jnp.sum(py * (ys - my) ** 2))
+    return jnp.where(total > 0, jnp.stack([sx, sy]), jnp.nan)

@@ -225,6 +225,21 @@ def _run_if(pred: jax.Array, update, state: TrackerState, batch_axis: str | None
     return jax.lax.cond(any_pred, masked, lambda st: st, state)
 
 
+def size_from_map(target: jax.Array, heat: jax.Array, roi: jax.Array, conf: jax.Array,
+                  cfg: FCNTConfig) -> jax.Array:
+    """``target`` with its width and height set to the size ``heat`` implies around its box
+    (``localization.size_from_snet_map``, not in FCNT). Left unchanged where the scale is frozen
+    (conf < update_threshold, spec §5.5, which also covers held frames) or the window holds no
+    map: only a confident frame may resize the box, as in the code's freeze rule."""
+    loc = cfg.localization
+    box = geometry.state_to_box(target, loc.template_size)
+    wh = localize.map_spread(heat, roi, box, loc.size_map_window) / localize.SPREAD_PER_SIDE
+    usable = jnp.all(jnp.isfinite(wh)) & jnp.all(wh > 0) & (conf >= loc.update_threshold)
+    wh = jnp.where(usable, wh, 1.0)
+    resized = target.at[2].set(wh[0] / loc.template_size).at[3].set(wh[1] / wh[0])
+    return jnp.where(usable, resized, target)
+
+
 def _peak(raw: jax.Array) -> jax.Array:
     """The largest finite value of a raw head output (NaN when none is finite)."""
     finite = jnp.isfinite(raw)
@@ -264,6 +279,8 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
                                                   loc.snet_distracter_value, loc.distracter_ratio)
     target, conf, decided_by = localize.decide(state.target, particles[g_best], g_conf_all[g_best],
                                                particles[s_best], s_conf_all[s_best], g_distracter, loc)
+    if loc.size_from_snet_map:
+        target = size_from_map(target, s_map, roi, conf, cfg)
     new_box = geometry.state_to_box(target, loc.template_size)
     min_conf = jnp.minimum(state.min_conf, conf)
 

@@ -143,3 +143,9 @@ def test_fcnt_plus_changes_only_its_fixes_and_each_ablation_reverts_one():
     assert PLUS_ABLATION[0] == "fcnt_plus" and PLUS_ABLATION[-1] == "code"
     with pytest.raises(ValueError, match="aspect_sigma=-1"):
         get_config("fcnt_plus", ["localization.aspect_sigma=-1"])
+    # The candidate fix under test: fcnt_plus plus the SNet-map size, nothing else.
+    candidate = get_config("fcnt_plus_snet_size")
+    assert changed(candidate, plus) == {"localization.size_from_snet_map"}
+    assert candidate.preset == "fcnt_plus_snet_size" and not plus.localization.size_from_snet_map
+    with pytest.raises(ValueError, match="size_map_window"):
+        get_config("fcnt_plus_snet_size", ["localization.size_map_window=0"])

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from fcnt_jax import tracker
+from fcnt_jax import geometry, tracker
 from fcnt_jax.config import get_config
 from fcnt_jax.eval.metrics import sequence_scores
 
@@ -187,6 +187,21 @@ def test_roi_follows_the_diagonal_only_when_the_aspect_is_sampled():
     np.testing.assert_allclose(plus, [100 - half, 80 - half, 2 * half], rtol=1e-6)
 
 
+def test_size_from_map_takes_the_planted_size_only_on_confident_frames():
+    from fcnt_jax.heatmap import roi_target_map
+
+    cfg = get_config("fcnt_plus_snet_size")
+    roi = jnp.array([0.0, 0.0, 368.0])  # 1 ROI pixel = 1 image pixel
+    target = jnp.array([180.0, 160.0, 40.0 / 64, 60.0 / 40])  # a 40 x 60 box
+    heat = roi_target_map(jnp.array([180.0 - 25, 160.0 - 40, 50.0, 80.0]), roi)  # the target is 50 x 80
+    resized = tracker.size_from_map(target, heat, roi, jnp.float32(0.5), cfg)
+    box = np.asarray(geometry.state_to_box(resized, 64))
+    np.testing.assert_allclose(box[2:], [50.0, 80.0], rtol=0.03)
+    np.testing.assert_allclose(resized[:2], target[:2])  # the centre is the particle's
+    for conf, m in ((0.3, heat), (0.5, jnp.zeros_like(heat))):  # scale frozen; no map in the window
+        np.testing.assert_array_equal(tracker.size_from_map(target, m, roi, jnp.float32(conf), cfg), target)
+
+
 @pytest.mark.parametrize("preset", ["code", "fcnt_plus"])
 def test_only_fcnt_plus_samples_the_aspect_and_both_track_the_synthetic_sequence(preset):
     """fcnt_plus's aspect moves from the initial h / w (its std here raised to 0.05 of r0 so that 40
@@ -210,3 +225,20 @@ def test_only_fcnt_plus_samples_the_aspect_and_both_track_the_synthetic_sequence
     boxes[0] = gt[0]
     assert np.isfinite(boxes).all() and (boxes[:, 2:] > 0).all()
     assert sequence_scores(boxes[:16], gt[:16])["precision_20"] == 1.0
+
+
+def test_snet_size_follows_a_broad_snet_map_and_grows_the_box():
+    """The candidate's failure mode, planted: the tiny random backbone's SNet map is much broader
+    than the synthetic target, so the rule sets the box to that breadth on the first tracked frame
+    (> 1.5x the area; measured 2.2x). Over 40 frames it then compounds (a bigger box, a bigger
+    window, a broader estimate: 6x by frame 3, target lost). fcnt_plus, without the rule, keeps
+    the given size there (see the test above)."""
+    cfg = get_config("fcnt_plus_snet_size", TINY)
+    frames, gt = synthetic_sequence(4)
+    params = tiny_params(jax.random.PRNGKey(0))
+    state = tracker.init(params, frames[0], jnp.asarray(gt[0], jnp.float32), jax.random.PRNGKey(0), cfg=cfg)
+    areas = []
+    for frame in frames[:3]:
+        state, out = tracker.step(params, state, frame, cfg=cfg)
+        areas.append(float(out.box[2] * out.box[3]) if float(out.confidence) >= 0.35 else np.nan)
+    assert areas[0] > 1.5 * gt[0][2] * gt[0][3], (areas, gt[0])

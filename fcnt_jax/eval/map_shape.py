@@ -1,6 +1,6 @@
 """What a heat map says about the box's size: the measurements behind two of issue 19's candidates.
 
-- :func:`map_spread`: the map's standard deviation along x and y inside a window around a box,
+- :func:`fcnt_jax.localize.map_spread` (used by the tracker's ``size_from_snet_map``): the map's standard deviation along x and y inside a window around a box,
   in image pixels. The map M a head is trained to (spec §2) is a Gaussian with sigma = side / 3
   cut at the box, i.e. at +-1.5 sigma, whose standard deviation is :data:`SPREAD_PER_SIDE` x the
   box side. ``spread / SPREAD_PER_SIDE`` is then the size the map *implies*: the "box refined
@@ -14,49 +14,14 @@
 
 from __future__ import annotations
 
-import math
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fcnt_jax.geometry import roi_to_image
-from fcnt_jax.localize import particle_confidence, ranking_score
+from fcnt_jax.localize import SPREAD_PER_SIDE, map_spread, particle_confidence, ranking_score  # noqa: F401
 
-
-def _truncated_std(a: float) -> float:
-    """Std of a unit normal truncated to [-a, a]: sqrt(1 - 2 a phi(a) / (2 Phi(a) - 1))."""
-    phi = math.exp(-a * a / 2) / math.sqrt(2 * math.pi)
-    mass = math.erf(a / math.sqrt(2))
-    return math.sqrt(1.0 - 2 * a * phi / mass)
-
-
-# sigma = side / 3 (GetMap.m, spec §2) truncated at the box edge, +-1.5 sigma: ~0.2476 x side.
-SPREAD_PER_SIDE = _truncated_std(1.5) / 3.0
 
 SCALE_FACTORS = tuple(np.round(np.arange(0.6, 1.801, 0.05), 3).tolist())
-
-
-def map_spread(heat: jax.Array, roi: jax.Array, box: jax.Array, window: float = 2.0) -> jax.Array:
-    """(std_x, std_y) in image pixels of the ``(roi_size, roi_size)`` map ``heat`` (ROI frame,
-    ``roi`` = [x0, y0, side]) over the window of ``window`` x the box's size centred on ``box``
-    ([x0, y0, w, h], image pixels); NaN where the window holds no mass. The window keeps
-    distracters elsewhere in the ROI out of the measurement."""
-    size = heat.shape[0]
-    centres = jnp.arange(size, dtype=jnp.float32) + 0.5
-    pts = roi_to_image(jnp.stack([centres, centres], -1), roi, size)
-    xs, ys = pts[:, 0], pts[:, 1]
-    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
-    in_x = jnp.abs(xs - cx) <= window * box[2] / 2
-    in_y = jnp.abs(ys - cy) <= window * box[3] / 2
-    w = jnp.where(in_y[:, None] & in_x[None, :], heat, 0.0)
-    total = jnp.sum(w)
-    safe = jnp.where(total > 0, total, 1.0)
-    px, py = jnp.sum(w, 0) / safe, jnp.sum(w, 1) / safe
-    mx, my = jnp.sum(px * xs), jnp.sum(py * ys)
-    sx = jnp.sqrt(jnp.sum(px * (xs - mx) ** 2))
-    sy = jnp.sqrt(jnp.sum(py * (ys - my) ** 2))
-    return jnp.where(total > 0, jnp.stack([sx, sy]), jnp.nan)
 
 
 def ranking_optimal_scale(heat: jax.Array, roi: jax.Array, box: jax.Array, gamma: float,
