@@ -323,7 +323,10 @@ class LocalizationConfig:
     # GNet's map broadens (the ranking's best factor around the truth box is 1.35, median of frames
     # 2-120) and GNet decides 100 of 120 frames, so the box is 1.58x the truth's area; the size
     # SNet's map implies follows the truth (correlation 0.89 / 0.85 in w / h, mean |log error|
-    # 0.12 / 0.16 against the box's 0.23 / 0.27): experiments/results/map_shape.]
+    # 0.12 / 0.16 against the box's 0.23 / 0.27): experiments/results/map_shape.] Measured and
+    # rejected as built: 8 OTB dev sequences, 120 frames, seed 0, 0.819 / 0.554 against
+    # fcnt_plus's 0.860 / 0.595; David +0.128 AUC, but on Deer the box collapses (a small box, a
+    # small window, a narrower estimate) to 14 px (-0.225). WORKSPACE "fcnt_plus (issue 19)".
     size_from_snet_map: bool = False
     # The window is twice the box [OURS: the measurement above used it; it holds a map up to ~2.3x
     # wider than the box and keeps distracters farther out of the estimate].
