@@ -230,9 +230,9 @@ def test_only_fcnt_plus_samples_the_aspect_and_both_track_the_synthetic_sequence
 def test_snet_size_follows_a_broad_snet_map_and_grows_the_box():
     """The candidate's failure mode, planted: the tiny random backbone's SNet map is much broader
     than the synthetic target, so the rule sets the box to that breadth on the first tracked frame
-    (> 1.5x the area; measured 2.2x). Over 40 frames it then compounds (a bigger box, a bigger
-    window, a broader estimate: 6x by frame 3, target lost). fcnt_plus, without the rule, keeps
-    the given size there (see the test above)."""
+    (> 1.5x the area), the first step of a positive feedback (a bigger box, a bigger window, a
+    broader estimate). fcnt_plus, without the rule, keeps the given size there (see the test
+    above)."""
     cfg = get_config("fcnt_plus_snet_size", TINY)
     frames, gt = synthetic_sequence(4)
     params = tiny_params(jax.random.PRNGKey(0))

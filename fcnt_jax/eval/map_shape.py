@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -64,7 +66,7 @@ def measure_sequence(vgg_params, seq, cfg, max_frames: int | None = None, seed: 
         hw = jnp.asarray(first.shape[:2], jnp.float32)
         state = init_c(vgg_params, first, jnp.asarray(seq.init_box, jnp.float32), jax.random.PRNGKey(seed),
                        image_hw=hw)
-        for i, frame in enumerate([first] + list(stream)):
+        for i, frame in enumerate(itertools.chain([first], stream)):  # frames stream, never all held
             state, out = step_c(vgg_params, state, frame)  # frame 1 is tracked again, as run.py does
             truth = None if seq.groundtruth is None else np.asarray(seq.groundtruth[i], np.float64)
             known = truth is not None and bool(np.all(np.isfinite(truth))) and truth[2] > 0 and truth[3] > 0
