@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,38 @@ from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("FCNT_JAX_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+def _share_compilations() -> str:
+    """One persistent XLA compilation cache for the whole test run, this process and the worker
+    processes it starts (they inherit JAX_COMPILATION_CACHE_DIR).
+
+    Many tests compile the same tiny tracker at the same shape, in different processes (the
+    kill/resume benchmark, the two-process batch, the CLIs) or as a fresh jit of the same program;
+    XLA's compile is most of their time, and a cache hit skips it (tiny tracker, this CPU: 51 s
+    compile, 10 s of tracing when cached). The cache keys on the compiled program itself, so a hit
+    runs exactly what a compile would have produced. A fresh folder per run (removed at exit) keeps
+    runs independent; set FCNT_JAX_TEST_COMPILE_CACHE to a folder to keep one across runs, or to
+    "off" to compile everything.
+    """
+    folder = os.environ.get("FCNT_JAX_TEST_COMPILE_CACHE", "")
+    if folder == "off":
+        return ""
+    if not folder:
+        folder = tempfile.mkdtemp(prefix="fcnt_jax_test_xla_cache_")
+        import atexit
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = folder
+    # Programs that compile in under a second are cheaper to recompile than to store and read.
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
+    import jax
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs",
+                      float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]))
+    return folder
+
+
+COMPILE_CACHE = _share_compilations()
 
 
 def shared_path(*parts: str) -> Path:
