@@ -331,6 +331,16 @@ class LocalizationConfig:
     # The window is twice the box [OURS: the measurement above used it; it holds a map up to ~2.3x
     # wider than the box and keeps distracters farther out of the estimate].
     size_map_window: float = 2.0
+    # Not in FCNT (off in code, paper and fcnt_plus; the candidate preset fcnt_plus_motion_prior).
+    # Each particle's ranking score is multiplied by its density under the motion model it was
+    # drawn from (the Gaussian of state.sigma around the last state, over the sampled dimensions,
+    # relative to its peak): the best particle is the MAP estimate instead of the best likelihood
+    # over a cloud whose outliers reach 3 sigma. [OURS, issue 19: on Football1 (fcnt_plus, seed 0)
+    # the box jumps 12-28 px a frame (frames 9, 12, 14-17, 20; sigma = ceil(diag / 7) = 8 px) onto
+    # other players while the target moves 1-7 px; the argmax picks a 2-4 sigma particle on a
+    # neighbour whose map is as strong. The prior's width is the proposal's own sigma, no new
+    # value.]
+    motion_prior: bool = False
 
     def __post_init__(self):
         c = _Check("localization", self)
@@ -352,6 +362,7 @@ class LocalizationConfig:
         c.boolean("gnet_fallback")
         c.boolean("size_from_snet_map")
         c.real("size_map_window", lo=0, lo_open=True)
+        c.boolean("motion_prior")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -534,6 +545,9 @@ PRESETS = {
     # A candidate fix under test, not yet in fcnt_plus (see LocalizationConfig.size_from_snet_map).
     "fcnt_plus_snet_size": lambda: dataclasses.replace(
         plus_preset().override(["localization.size_from_snet_map=true"]), preset="fcnt_plus_snet_size"),
+    # A candidate fix under test, not yet in fcnt_plus (see LocalizationConfig.motion_prior).
+    "fcnt_plus_motion_prior": lambda: dataclasses.replace(
+        plus_preset().override(["localization.motion_prior=true"]), preset="fcnt_plus_motion_prior"),
 }
 ABLATIONS = ("code", "fcnt_g", "fcnt_s", "fcnt_512", "fcnt_256", "fcnt_128", "fcnt_64", "paper")
 # fcnt_plus and each fix removed in turn, then the code preset (issue 19's ablation).

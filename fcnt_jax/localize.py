@@ -86,6 +86,15 @@ def ranking_score(conf: jax.Array, boxes: jax.Array, gamma: float, mode: str) ->
     return conf * area**gamma
 
 
+def motion_prior(particles: jax.Array, state: jax.Array, sigma: jax.Array) -> jax.Array:
+    """Each particle's density under ``N(state, diag(sigma^2))``, over peak density: 1 at
+    ``state``, exp(-2) two sigmas out along one dimension. Dimensions with sigma 0 (not sampled:
+    every particle equals ``state`` there) are left out (``localization.motion_prior``)."""
+    sampled = sigma > 0
+    z = jnp.where(sampled[None, :], (particles - state[None, :]) / jnp.where(sampled, sigma, 1.0)[None, :], 0.0)
+    return jnp.exp(-0.5 * jnp.sum(z**2, axis=1))
+
+
 def clip_box(box: jax.Array, image_hw: jax.Array) -> jax.Array:
     x0 = jnp.clip(box[0], 0.0, image_hw[1])
     y0 = jnp.clip(box[1], 0.0, image_hw[0])

@@ -271,8 +271,12 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
     boxes = localize.particle_boxes(particles, loc.template_size)
     g_conf_all = localize.particle_confidence(g_map, boxes, roi, size)
     s_conf_all = localize.particle_confidence(s_map, boxes, roi, size)
-    g_best = jnp.argmax(localize.ranking_score(g_conf_all, boxes, loc.gamma_g, loc.score_mode))
-    s_best = jnp.argmax(localize.ranking_score(s_conf_all, boxes, loc.gamma_s, loc.score_mode))
+    g_rank = localize.ranking_score(g_conf_all, boxes, loc.gamma_g, loc.score_mode)
+    s_rank = localize.ranking_score(s_conf_all, boxes, loc.gamma_s, loc.score_mode)
+    if loc.motion_prior:  # trace-time: the code preset's program has no such term
+        prior = localize.motion_prior(particles, state.target, state.sigma)
+        g_rank, s_rank = g_rank * prior, s_rank * prior
+    g_best, s_best = jnp.argmax(g_rank), jnp.argmax(s_rank)
     g_distracter, g_pd = localize.distracter_test(g_map, boxes[g_best], roi, image_hw, size,
                                                   loc.gnet_distracter_value, loc.distracter_ratio)
     s_distracter, s_pd = localize.distracter_test(s_map, boxes[g_best], roi, image_hw, size,

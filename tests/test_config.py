@@ -149,3 +149,8 @@ def test_fcnt_plus_changes_only_its_fixes_and_each_ablation_reverts_one():
     assert candidate.preset == "fcnt_plus_snet_size" and not plus.localization.size_from_snet_map
     with pytest.raises(ValueError, match="size_map_window"):
         get_config("fcnt_plus_snet_size", ["localization.size_map_window=0"])
+    # The other candidate: fcnt_plus plus the motion prior on the particle ranking, nothing else.
+    candidate = get_config("fcnt_plus_motion_prior")
+    assert changed(candidate, plus) == {"localization.motion_prior"}
+    assert candidate.preset == "fcnt_plus_motion_prior" and not plus.localization.motion_prior
+    assert not code.localization.motion_prior

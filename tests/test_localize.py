@@ -1,6 +1,8 @@
 """Hand-computed cases for every localisation rule (spec §5)."""
 
 import dataclasses
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -150,3 +152,34 @@ def test_gnet_fallback_only_replaces_holding(g_conf, s_conf, distracter, fallbac
     state, conf, by = L.decide(PREV, G, jnp.float32(g_conf), S, jnp.float32(s_conf), jnp.asarray(distracter), cfg)
     np.testing.assert_allclose(state, want_state, rtol=1e-6)
     assert float(conf) == pytest.approx(want_conf) and int(by) == want_by
+
+
+def test_motion_prior_is_the_proposal_density_over_its_peak():
+    state = jnp.array([50.0, 40.0, 0.5, 1.2])
+    sigma = jnp.array([8.0, 8.0, 0.0, 0.004])  # scale not sampled: left out
+    particles = jnp.array([[50.0, 40.0, 0.5, 1.2],      # at the state: 1
+                           [66.0, 40.0, 0.9, 1.2],      # 2 sigma in x (the unsampled scale ignored): e^-2
+                           [58.0, 32.0, 0.5, 1.204]])   # 1 sigma in x, y and aspect: e^-1.5
+    np.testing.assert_allclose(L.motion_prior(particles, state, sigma), [1.0, np.exp(-2.0), np.exp(-1.5)], rtol=1e-4)  # float32 aspect
+
+
+def test_motion_prior_keeps_the_box_on_the_near_target_not_a_stronger_neighbour():
+    """A planted map: the target's blob at the last box and a neighbour's, 20 % stronger, 3 sigma
+    away. The code's argmax takes the neighbour; with the prior the target keeps the box."""
+    yy, xx = np.mgrid[0:200, 0:200]
+    target_xy, neighbour_xy, sigma_px = (80.0, 100.0), (104.0, 100.0), 8.0
+
+    def blob(cx, cy, peak):
+        return peak * np.exp(-((xx + 0.5 - cx) ** 2 + (yy + 0.5 - cy) ** 2) / (2 * 6.0**2))
+
+    heat = jnp.asarray(blob(*target_xy, 1.0) + blob(*neighbour_xy, 1.2), jnp.float32)
+    roi = jnp.array([0.0, 0.0, 200.0])
+    state = jnp.array([*target_xy, 20.0 / 64, 1.0])
+    sigma = jnp.array([sigma_px, sigma_px, 0.0, 0.0])
+    particles = L.sample_particles(jax.random.PRNGKey(0), state, sigma, 700)
+    boxes = L.particle_boxes(particles, 64)
+    rank = L.ranking_score(L.particle_confidence(heat, boxes, roi, 200), boxes, 0.7, "mean_area_gamma")
+    plain = particles[jnp.argmax(rank)]
+    with_prior = particles[jnp.argmax(rank * L.motion_prior(particles, state, sigma))]
+    assert float(jnp.abs(plain[0] - neighbour_xy[0])) < sigma_px  # the code's rule jumps
+    assert float(jnp.abs(with_prior[0] - target_xy[0])) < sigma_px  # the prior holds the target
