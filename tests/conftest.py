@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -32,10 +33,9 @@ def _share_compilations() -> str:
         return ""
     if not folder:
         folder = tempfile.mkdtemp(prefix="fcnt_jax_test_xla_cache_")
-        import atexit
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
     os.environ["JAX_COMPILATION_CACHE_DIR"] = folder
-    # Programs that compile in under a second are cheaper to recompile than to store and read.
+    # JAX's own default: only programs that took a second or more to compile are stored.
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
     import jax
     jax.config.update("jax_compilation_cache_dir", folder)
