@@ -47,7 +47,7 @@ def main(argv):
     del argv
     from fcnt_jax.benchmark import dev_sets, run_benchmark, summary_table
     from fcnt_jax.config import get_config
-    from fcnt_jax.eval.report import write_report
+    from fcnt_jax.eval.report import write_report_unless_unscorable
     from fcnt_jax.run import stderr_log, write_text_atomic
 
     sets = []
@@ -94,8 +94,8 @@ def main(argv):
             present = [f for f in folders if f.is_dir()]
             if present:
                 names = [p for p, f in zip(configs, folders) if f.is_dir()]
-                write_report(present, sequences, out / "report" / f"{set_name}_seed{seed}", frames,
-                             names=names, highlight="fcnt_plus", log=stderr_log)
+                write_report_unless_unscorable(present, sequences, out / "report" / f"{set_name}_seed{seed}",
+                                               frames, names=names, highlight="fcnt_plus", log=stderr_log)
     text, table = summarise(rows)
     targets = target_lines(table)
     truths = {s.name: s.groundtruth for (_, _, _, sequences) in per_set.values() for s in sequences}

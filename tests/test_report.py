@@ -9,7 +9,9 @@ import pytest
 from PIL import Image
 
 from fcnt_jax.data import Sequence
-from fcnt_jax.eval.report import OTB_ATTRIBUTES, PALETTE, attribute_subsets, bar_chart, line_plot, write_report
+from fcnt_jax.data import SequenceError
+from fcnt_jax.eval.report import (OTB_ATTRIBUTES, PALETTE, attribute_subsets, bar_chart, line_plot, write_report,
+                                   write_report_unless_unscorable)
 from fcnt_jax.geometry import box_to_otb
 
 from tests.conftest import REPO_ROOT, shared_path
@@ -54,6 +56,25 @@ def test_report_scores_plots_and_names_what_it_left_out(tmp_path):
             assert im.size[0] >= 380 and im.mode == "RGB", name
     assert not (out / "attributes" / "success_plots_OCC.png").exists()  # no sequence has OCC
     assert attribute_subsets(seqs) == {"IV": ["A"], "SV": ["A", "B"]}
+
+
+def test_a_report_no_folder_can_score_is_skipped_by_the_summary_helper(tmp_path):
+    """A partial run (one sequence of two done) cannot be scored: write_report raises, while the
+    helper the ablation summary uses logs it, writes nothing there, and lets the caller go on."""
+    gt_a, gt_b = np.tile([10.0, 10, 20, 20], (5, 1)), np.tile([40.0, 30, 10, 10], (5, 1))
+    seqs = [_seq("A", gt_a, ()), _seq("B", gt_b, ())]
+    _write(tmp_path / "partial", "A", gt_a)
+    with pytest.raises(SequenceError, match="no result folder could be scored"):
+        write_report([tmp_path / "partial"], seqs, tmp_path / "raised", log=lambda m: None)
+    logged = []
+    assert not write_report_unless_unscorable([tmp_path / "partial"], seqs, tmp_path / "skipped", log=logged.append)
+    assert any("OPE report not written" in m and "B.txt" in m for m in logged), logged
+    assert not (tmp_path / "skipped" / "report.md").exists()
+    _write(tmp_path / "whole", "A", gt_a)
+    _write(tmp_path / "whole", "B", gt_b)
+    assert write_report_unless_unscorable([tmp_path / "whole", tmp_path / "partial"], seqs, tmp_path / "written",
+                                          log=logged.append)
+    assert (tmp_path / "written" / "report.md").exists()
 
 
 def test_line_plot_draws_each_series_in_its_colour():

@@ -395,3 +395,16 @@ def write_report(result_dirs: list[Path], sequences: list[Sequence], output_dir:
     for path, content in ((output_dir / "report.md", text), (output_dir / "report.json", json.dumps(data, indent=1))):
         write_text_atomic(path, content)
     return data
+
+
+def write_report_unless_unscorable(result_dirs: list[Path], sequences: list[Sequence], output_dir: Path,
+                                   max_frames: int | None = None, log: Callable[[str], None] = print,
+                                   **kwargs) -> bool:
+    """:func:`write_report`, but a report no folder can be scored for (every run still partial) is
+    logged and skipped instead of raised: a summary over many sets and seeds writes the rest."""
+    try:
+        write_report(result_dirs, sequences, output_dir, max_frames, log=log, **kwargs)
+    except SequenceError as e:
+        log(f"{output_dir}: OPE report not written: {e}")
+        return False
+    return True
