@@ -202,27 +202,26 @@ def test_size_from_map_takes_the_planted_size_only_on_confident_frames():
         np.testing.assert_array_equal(tracker.size_from_map(target, m, roi, jnp.float32(conf), cfg), target)
 
 
-@pytest.mark.parametrize("preset", ["code", "fcnt_plus", "fcnt_plus_motion_prior"])
+@pytest.mark.parametrize("preset", ["code", "fcnt_plus"])
 def test_only_fcnt_plus_samples_the_aspect_and_both_track_the_synthetic_sequence(preset):
     """fcnt_plus's aspect moves from the initial h / w (its std here raised to 0.05 of r0 so that 40
-    frames show it); the code preset keeps it; all follow the synthetic target until the look-alike
-    crosses it (frame ~20), the motion-prior candidate too (its ranking term is traced in). After the crossing the tiny random backbone cannot tell the two apart,
+    frames show it); the code preset keeps it; both follow the synthetic target until the look-alike
+    crosses it (frame ~20). After the crossing the tiny random backbone cannot tell the two apart,
     so which one a preset follows is a coin flip of its particles (measured: sampling the scale
     alone flips it), not a property to test."""
-    plus = preset.startswith("fcnt_plus")
-    cfg = get_config(preset, TINY + (["localization.aspect_sigma=0.05"] if plus else []))
+    cfg = get_config(preset, TINY + (["localization.aspect_sigma=0.05"] if preset == "fcnt_plus" else []))
     frames, gt = synthetic_sequence(40)
     params = tiny_params(jax.random.PRNGKey(0))
     state = tracker.init(params, frames[0], jnp.asarray(gt[0], jnp.float32), jax.random.PRNGKey(0), cfg=cfg)
     r0 = gt[0][3] / gt[0][2]
-    np.testing.assert_allclose(float(state.sigma[3]), 0.05 * r0 if plus else 0.0, rtol=1e-6)
+    np.testing.assert_allclose(float(state.sigma[3]), 0.05 * r0 if preset == "fcnt_plus" else 0.0, rtol=1e-6)
     boxes = []
     for frame in frames:
         state, out = tracker.step(params, state, frame, cfg=cfg)
         boxes.append(np.asarray(out.box))
     boxes = np.stack(boxes)
     aspect_moved = np.max(np.abs(boxes[:, 3] / boxes[:, 2] - r0))
-    assert (aspect_moved > 0.01) == plus, aspect_moved
+    assert (aspect_moved > 0.01) == (preset == "fcnt_plus"), aspect_moved
     boxes[0] = gt[0]
     assert np.isfinite(boxes).all() and (boxes[:, 2:] > 0).all()
     assert sequence_scores(boxes[:16], gt[:16])["precision_20"] == 1.0
