@@ -95,6 +95,22 @@ def motion_prior(particles: jax.Array, state: jax.Array, sigma: jax.Array) -> ja
     return jnp.exp(-0.5 * jnp.sum(z**2, axis=1))
 
 
+def size_consensus(prev_state: jax.Array, state: jax.Array, decided_by: jax.Array, g_map: jax.Array,
+                   s_map: jax.Array, roi: jax.Array, roi_size: int, cfg: LocalizationConfig) -> jax.Array:
+    """``state`` if the net that did not decide also ranks its size (state[2:]) at least as high as
+    the previous size ``prev_state[2:]`` at ``state``'s centre, by its own ranking score; else
+    ``state`` with the previous size (``localization.size_consensus``, not in FCNT). A held frame
+    (``decided_by`` HELD) is returned as it is: its size did not change."""
+    kept = state.at[2:].set(prev_state[2:])
+    boxes = state_to_box(jnp.stack([state, kept]), cfg.template_size)
+    by_g = decided_by == GNET
+    other_map = jnp.where(by_g, s_map, g_map)
+    gamma = jnp.where(by_g, cfg.gamma_s, cfg.gamma_g)
+    rank = ranking_score(particle_confidence(other_map, boxes, roi, roi_size), boxes, gamma, cfg.score_mode)
+    agree = (rank[0] >= rank[1]) | (decided_by == HELD)
+    return jnp.where(agree, state, kept)
+
+
 def clip_box(box: jax.Array, image_hw: jax.Array) -> jax.Array:
     x0 = jnp.clip(box[0], 0.0, image_hw[1])
     y0 = jnp.clip(box[1], 0.0, image_hw[0])

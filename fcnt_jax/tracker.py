@@ -285,6 +285,8 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
                                                particles[s_best], s_conf_all[s_best], g_distracter, loc)
     if loc.size_from_snet_map:
         target = size_from_map(target, s_map, roi, conf, cfg)
+    if loc.size_consensus:  # trace-time: the code preset's program has no such test
+        target = localize.size_consensus(state.target, target, decided_by, g_map, s_map, roi, size, loc)
     new_box = geometry.state_to_box(target, loc.template_size)
     min_conf = jnp.minimum(state.min_conf, conf)
 

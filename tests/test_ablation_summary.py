@@ -50,6 +50,11 @@ def test_mechanisms_count_the_deciding_net_and_measure_the_box_against_the_truth
     text, table = mechanism_lines({("fcnt_plus", "otb", 0): [row]}, {"A": gt})
     assert "| fcnt_plus | otb | 0 | 1 | 1 | 1 | 1.68 | 0.84 |" in text
     assert table["fcnt_plus"]["otb"]["0"]["A"] == m
+    # Per sequence: B has no truth, so its cell is empty; A's is its own geometric mean.
+    row_b = {"sequence": "B", "per_frame": {"decided_by": ["gnet"], "g_pd": [0.0], "box": [[0, 0, 5, 5]]}}
+    text, _ = mechanism_lines({("fcnt_plus", "otb", 0): [row, row_b], ("code", "otb", 1): [row_b]}, {"A": gt})
+    assert "| preset | seed | A | B |" in text
+    assert "| fcnt_plus | 0 | 1.68 |  |" in text and "| code | 1 |  |  |" in text
     assert mechanisms({"sequence": "B"}, None) == {"snet": 0, "held": 0, "fallback": 0}
 
 

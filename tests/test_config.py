@@ -154,3 +154,8 @@ def test_fcnt_plus_changes_only_its_fixes_and_each_ablation_reverts_one():
     assert changed(candidate, plus) == {"localization.motion_prior"}
     assert candidate.preset == "fcnt_plus_motion_prior" and not plus.localization.motion_prior
     assert not code.localization.motion_prior
+    # And the size consensus: fcnt_plus plus the other net's veto on a size change, nothing else.
+    candidate = get_config("fcnt_plus_size_consensus")
+    assert changed(candidate, plus) == {"localization.size_consensus"}
+    assert candidate.preset == "fcnt_plus_size_consensus" and not plus.localization.size_consensus
+    assert not code.localization.size_consensus

@@ -183,3 +183,43 @@ def test_motion_prior_keeps_the_box_on_the_near_target_not_a_stronger_neighbour(
     with_prior = particles[jnp.argmax(rank * L.motion_prior(particles, state, sigma))]
     assert float(jnp.abs(plain[0] - neighbour_xy[0])) < sigma_px  # the code's rule jumps
     assert float(jnp.abs(with_prior[0] - target_xy[0])) < sigma_px  # the prior holds the target
+
+
+def _block_blob(half_w: float, half_h: float, centre=(100.0, 100.0), size: int = 200) -> np.ndarray:
+    """A map of ones on a ``2 half_w x 2 half_h`` block around ``centre`` (ROI frame = image)."""
+    yy, xx = np.mgrid[0:size, 0:size] + 0.5
+    return ((np.abs(xx - centre[0]) <= half_w) & (np.abs(yy - centre[1]) <= half_h)).astype(np.float32)
+
+
+@pytest.mark.parametrize("decider", [L.GNET, L.SNET])
+def test_size_consensus_vetoes_a_size_the_other_map_does_not_support(decider):
+    """A planted case: the deciding net's particle grows the box from 20x20 to 30x30 px. The other
+    net's map is a 20x20 block on the target: by hand, its rank at 20x20 is 1 x 400^g, at 30x30
+    (400 / 900) x 900^g, lower for any g < 1, so the size holds while the centre moves. Where the
+    other map is a 30x30 block, the larger box ranks higher (1 x 900^g) and is kept."""
+    roi = jnp.array([0.0, 0.0, 200.0])
+    prev = jnp.array([98.0, 100.0, 20.0 / 64, 1.0])
+    grown = jnp.array([100.0, 100.0, 30.0 / 64, 1.0])
+    broad = jnp.asarray(_block_blob(25, 25))
+    for other, want_w in ((_block_blob(10, 10), 20.0), (_block_blob(15, 15), 30.0)):
+        other = jnp.asarray(other)
+        g_map, s_map = (broad, other) if decider == L.GNET else (other, broad)
+        got = L.size_consensus(prev, grown, jnp.int32(decider), g_map, s_map, roi, 200, CFG)
+        assert float(got[0]) == pytest.approx(100.0)  # the centre moves either way
+        assert float(got[2]) * 64 == pytest.approx(want_w, rel=1e-5)
+        assert float(got[3]) == pytest.approx(1.0)
+
+
+def test_size_consensus_leaves_a_shrink_the_other_map_supports_and_a_held_frame_alone():
+    roi = jnp.array([0.0, 0.0, 200.0])
+    prev = jnp.array([100.0, 100.0, 30.0 / 64, 1.0])
+    shrunk = jnp.array([100.0, 100.0, 20.0 / 64, 1.0])
+    tight = jnp.asarray(_block_blob(10, 10))  # both maps say 20x20: the shrink stands
+    got = L.size_consensus(prev, shrunk, jnp.int32(L.GNET), tight, tight, roi, 200, CFG)
+    np.testing.assert_allclose(got, shrunk, rtol=1e-6)
+    broad = jnp.asarray(_block_blob(15, 15))  # SNet says 30x30: a GNet shrink is vetoed
+    got = L.size_consensus(prev, shrunk, jnp.int32(L.GNET), tight, broad, roi, 200, CFG)
+    np.testing.assert_allclose(got, prev, rtol=1e-6)
+    # Held: the state is the previous one, whatever the maps say.
+    got = L.size_consensus(prev, prev, jnp.int32(L.HELD), tight, broad, roi, 200, CFG)
+    np.testing.assert_allclose(got, prev, rtol=1e-6)

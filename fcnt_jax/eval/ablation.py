@@ -120,7 +120,24 @@ def mechanism_lines(rows: dict[tuple[str, str, int], list[dict]], truths: dict[s
         fmt = (lambda v: f"{float(np.exp(np.mean(np.log(v)))):.2f}" if v else "")
         lines.append(f"| {preset} | {set_name} | {seed} | {total['snet']} | {total['fallback']} | {total['held']} "
                      f"| {fmt(area)} | {fmt(aspect)} |")
+    lines += area_lines(table)
     return "\n".join(lines) + "\n", table
+
+
+def area_lines(table: dict) -> list[str]:
+    """Per set, one row per preset and seed: each sequence's box area over the truth's (geometric
+    mean over frames, ``mechanisms``), so that a box that grows is seen where it grows."""
+    lines = []
+    for set_name in dict.fromkeys(s for sets in table.values() for s in sets):
+        names = sorted({q for sets in table.values() for per_seq in sets.get(set_name, {}).values() for q in per_seq})
+        lines += ["", f"Box area / truth per sequence, {set_name}:", "",
+                  "| preset | seed | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+        for preset, sets in table.items():
+            for seed, per_seq in sets.get(set_name, {}).items():
+                cells = [f"{per_seq[q]['area_ratio']:.2f}" if "area_ratio" in per_seq.get(q, {}) else ""
+                         for q in names]
+                lines.append(f"| {preset} | {seed} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def target_lines(table: dict, set_name: str = "otb", preset: str = "fcnt_plus", reference: str = "code") -> list[str]:
