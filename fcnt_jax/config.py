@@ -345,6 +345,20 @@ class LocalizationConfig:
     # a frame against the target's 5-7, lost by frame 5) and its scale freezes (Couple: height 62
     # px while the truth grows to 92). WORKSPACE "fcnt_plus (issue 19)".
     motion_prior: bool = False
+    # With motion_prior: whether its density also covers the sampled scale and aspect (True, as
+    # measured above) or the centre only. [OURS, issue 19: on Couple the scale and aspect stds are
+    # 0.4 % of the initial size a frame, so a 1-sigma size step costs the prior exp(-0.5) while the
+    # map's preference for it is weaker: the height froze at 62 px while the truth grew to 92.]
+    motion_prior_size: bool = True
+    # Not in FCNT (off in code, paper and fcnt_plus; the candidate preset fcnt_plus_motion_model).
+    # A constant-velocity model: the particle cloud (and the motion prior, when on) is centred on
+    # the last centre plus the last frame's displacement of the box, instead of on the last centre
+    # (FCNT: a random walk, spec §5.2). [OURS, issue 19: the motion prior as first built lagged a
+    # moving target, Football1 1-4 px a frame against the target's 5-7 (lost by frame 5): the
+    # prior's centre was where the target had been. Football1's target moves smoothly (its
+    # displacement changes by 1-2 px a frame over runs of 5-10 frames). No new value: the velocity
+    # is the last displacement, held frames give 0.]
+    constant_velocity: bool = False
     # Not in FCNT (off in code, paper and fcnt_plus; the candidate preset fcnt_plus_size_consensus).
     # The chosen particle's width and height are kept only where the other net's map (SNet's when
     # GNet decided, GNet's when SNet did) also ranks them at least as high as the previous width and
@@ -379,6 +393,8 @@ class LocalizationConfig:
         c.boolean("size_from_snet_map")
         c.real("size_map_window", lo=0, lo_open=True)
         c.boolean("motion_prior")
+        c.boolean("motion_prior_size")
+        c.boolean("constant_velocity")
         c.boolean("size_consensus")
 
 
@@ -568,6 +584,11 @@ PRESETS = {
     # A candidate fix under test, not yet in fcnt_plus (see LocalizationConfig.size_consensus).
     "fcnt_plus_size_consensus": lambda: dataclasses.replace(
         plus_preset().override(["localization.size_consensus=true"]), preset="fcnt_plus_size_consensus"),
+    # A candidate fix under test, not yet in fcnt_plus (see LocalizationConfig.constant_velocity):
+    # the motion prior on the centre only, around the constant-velocity prediction.
+    "fcnt_plus_motion_model": lambda: dataclasses.replace(
+        plus_preset().override(["localization.motion_prior=true", "localization.motion_prior_size=false",
+                                "localization.constant_velocity=true"]), preset="fcnt_plus_motion_model"),
 }
 ABLATIONS = ("code", "fcnt_g", "fcnt_s", "fcnt_512", "fcnt_256", "fcnt_128", "fcnt_64", "paper")
 # fcnt_plus and each fix removed in turn, then the code preset (issue 19's ablation).

@@ -66,6 +66,11 @@ def box_integrals(table: jax.Array, boxes: jax.Array) -> jax.Array:
             + _table_at(table, x0, y0))
 
 
+def predicted_state(state: jax.Array, velocity: jax.Array) -> jax.Array:
+    """The constant-velocity prediction: ``state`` with its centre moved by ``velocity`` (px)."""
+    return state.at[:2].add(velocity)
+
+
 def sample_particles(key: jax.Array, state: jax.Array, sigma: jax.Array, num: int) -> jax.Array:
     """A fresh Gaussian cloud ``state + randn * sigma`` (no resampling, no motion model, §5.2)."""
     return state[None, :] + jax.random.normal(key, (num, state.shape[0])) * sigma[None, :]
@@ -86,11 +91,12 @@ def ranking_score(conf: jax.Array, boxes: jax.Array, gamma: float, mode: str) ->
     return conf * area**gamma
 
 
-def motion_prior(particles: jax.Array, state: jax.Array, sigma: jax.Array) -> jax.Array:
+def motion_prior(particles: jax.Array, state: jax.Array, sigma: jax.Array, size: bool = True) -> jax.Array:
     """Each particle's density under ``N(state, diag(sigma^2))``, over peak density: 1 at
     ``state``, exp(-2) two sigmas out along one dimension. Dimensions with sigma 0 (not sampled:
-    every particle equals ``state`` there) are left out (``localization.motion_prior``)."""
-    sampled = sigma > 0
+    every particle equals ``state`` there) are left out (``localization.motion_prior``), and so are
+    the scale and aspect unless ``size`` (``localization.motion_prior_size``)."""
+    sampled = (sigma > 0) & (jnp.arange(sigma.shape[0]) < (sigma.shape[0] if size else 2))
     z = jnp.where(sampled[None, :], (particles - state[None, :]) / jnp.where(sampled, sigma, 1.0)[None, :], 0.0)
     return jnp.exp(-0.5 * jnp.sum(z**2, axis=1))
 

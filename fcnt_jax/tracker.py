@@ -47,6 +47,9 @@ class TrackerState:
     min_conf: jax.Array
     scale_sampling: jax.Array  # bool: scale sampling is on
     key: jax.Array
+    # The box centre's last displacement in px (``localization.constant_velocity``; not in FCNT,
+    # zero and unused otherwise).
+    velocity: jax.Array
 
 
 @struct.dataclass
@@ -140,6 +143,7 @@ def init_fn(vgg_params, frame: jax.Array, box: jax.Array, key: jax.Array, cfg: F
         min_conf=jnp.float32(loc.minconf_cap),
         scale_sampling=scale_on,
         key=k_track,
+        velocity=jnp.zeros(2, jnp.float32),
     )
 
 
@@ -267,14 +271,16 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
     maps_usable = maps_finite & (jnp.any(g_map > 0) | jnp.any(s_map > 0))
 
     # Particles, scored on both maps.
-    particles = localize.sample_particles(key, state.target, state.sigma, loc.num_particles)
+    # The cloud's centre: the last state (FCNT), or its constant-velocity prediction (not in FCNT).
+    centre = localize.predicted_state(state.target, state.velocity) if loc.constant_velocity else state.target
+    particles = localize.sample_particles(key, centre, state.sigma, loc.num_particles)
     boxes = localize.particle_boxes(particles, loc.template_size)
     g_conf_all = localize.particle_confidence(g_map, boxes, roi, size)
     s_conf_all = localize.particle_confidence(s_map, boxes, roi, size)
     g_rank = localize.ranking_score(g_conf_all, boxes, loc.gamma_g, loc.score_mode)
     s_rank = localize.ranking_score(s_conf_all, boxes, loc.gamma_s, loc.score_mode)
     if loc.motion_prior:  # trace-time: the code preset's program has no such term
-        prior = localize.motion_prior(particles, state.target, state.sigma)
+        prior = localize.motion_prior(particles, centre, state.sigma, loc.motion_prior_size)
         g_rank, s_rank = g_rank * prior, s_rank * prior
     g_best, s_best = jnp.argmax(g_rank), jnp.argmax(s_rank)
     g_distracter, g_pd = localize.distracter_test(g_map, boxes[g_best], roi, image_hw, size,
@@ -337,7 +343,9 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
     enable = jnp.where(at_check, localize.scale_sampling_decision(min_conf, state.initial_width), state.scale_sampling)
     sigma = state.sigma.at[2].set(jnp.where(enable, state.scale_sigma, 0.0))
 
-    state = state.replace(frame_index=t + 1, target=target, min_conf=min_conf, scale_sampling=enable, sigma=sigma)
+    velocity = target[:2] - state.target[:2] if loc.constant_velocity else state.velocity
+    state = state.replace(frame_index=t + 1, target=target, min_conf=min_conf, scale_sampling=enable, sigma=sigma,
+                          velocity=velocity)
     out = StepOutput(box=new_box, confidence=conf, decided_by=decided_by, g_distracter=g_distracter,
                      s_distracter=s_distracter, adapted=adapt, discriminated=discriminate, roi=roi,
                      maps_usable=maps_usable,

@@ -159,3 +159,8 @@ def test_fcnt_plus_changes_only_its_fixes_and_each_ablation_reverts_one():
     assert changed(candidate, plus) == {"localization.size_consensus"}
     assert candidate.preset == "fcnt_plus_size_consensus" and not plus.localization.size_consensus
     assert not code.localization.size_consensus
+    # And the motion model: the prior on the centre only, around the constant-velocity prediction.
+    candidate = get_config("fcnt_plus_motion_model")
+    assert changed(candidate, plus) == {"localization.motion_prior", "localization.motion_prior_size",
+                                        "localization.constant_velocity"}
+    assert not code.localization.constant_velocity and code.localization.motion_prior_size

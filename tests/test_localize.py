@@ -223,3 +223,37 @@ def test_size_consensus_leaves_a_shrink_the_other_map_supports_and_a_held_frame_
     # Held: the state is the previous one, whatever the maps say.
     got = L.size_consensus(prev, prev, jnp.int32(L.HELD), tight, broad, roi, 200, CFG)
     np.testing.assert_allclose(got, prev, rtol=1e-6)
+
+
+def test_motion_prior_on_the_centre_only_ignores_the_size():
+    state = jnp.array([50.0, 40.0, 0.5, 1.2])
+    sigma = jnp.array([8.0, 8.0, 0.01, 0.004])
+    particles = jnp.array([[50.0, 40.0, 0.53, 1.212],   # 3 sigma in scale and aspect: ignored -> 1
+                           [58.0, 40.0, 0.5, 1.2]])     # 1 sigma in x: e^-0.5
+    np.testing.assert_allclose(L.motion_prior(particles, state, sigma, size=False), [1.0, np.exp(-0.5)], rtol=1e-5)
+    # With the size: exp(-0.5 (3^2 + 3^2)) for the first.
+    np.testing.assert_allclose(L.motion_prior(particles, state, sigma)[0], np.exp(-9.0), rtol=1e-3)
+
+
+def test_constant_velocity_prior_follows_a_moving_target_the_static_prior_lags():
+    """A target 7 px a frame to the right of the last box (its last displacement), as on Football1,
+    and a 20 %-stronger neighbour 3 sigma the other way. The static prior (FCNT's centre) settles
+    between the last box and the target; centred on the prediction, it lands on the target."""
+    yy, xx = np.mgrid[0:200, 0:200]
+    last, target_xy, neighbour_xy, sigma_px = (80.0, 100.0), (87.0, 100.0), (56.0, 100.0), 8.0
+
+    def blob(cx, cy, peak):
+        return peak * np.exp(-((xx + 0.5 - cx) ** 2 + (yy + 0.5 - cy) ** 2) / (2 * 6.0**2))
+
+    heat = jnp.asarray(blob(*target_xy, 1.0) + blob(*neighbour_xy, 1.2), jnp.float32)
+    roi = jnp.array([0.0, 0.0, 200.0])
+    state = jnp.array([*last, 20.0 / 64, 1.0])
+    sigma = jnp.array([sigma_px, sigma_px, 0.0, 0.0])
+    errors = {}
+    for name, centre in (("static", state), ("velocity", L.predicted_state(state, jnp.array([7.0, 0.0])))):
+        particles = L.sample_particles(jax.random.PRNGKey(1), centre, sigma, 2000)
+        boxes = L.particle_boxes(particles, 64)
+        rank = L.ranking_score(L.particle_confidence(heat, boxes, roi, 200), boxes, 0.7, "mean_area_gamma")
+        best = particles[jnp.argmax(rank * L.motion_prior(particles, centre, sigma, size=False))]
+        errors[name] = float(jnp.abs(best[0] - target_xy[0]))
+    assert errors["velocity"] < 2.0 < errors["static"] < 7.0, errors

@@ -242,3 +242,21 @@ def test_snet_size_follows_a_broad_snet_map_and_grows_the_box():
         state, out = tracker.step(params, state, frame, cfg=cfg)
         areas.append(float(out.box[2] * out.box[3]) if float(out.confidence) >= 0.35 else np.nan)
     assert areas[0] > 1.5 * gt[0][2] * gt[0][3], (areas, gt[0])
+
+
+def test_candidate_fixes_run_in_the_tracker_and_carry_their_state():
+    """The motion model carries the box centre's last displacement; with the size consensus (and in
+    every other preset) it stays zero, never read."""
+    frames, gt = synthetic_sequence(4)
+    params = tiny_params(jax.random.PRNGKey(0))
+    for preset in ("fcnt_plus_motion_model", "fcnt_plus_size_consensus"):
+        cfg = get_config(preset, TINY)
+        state = tracker.init(params, frames[0], jnp.asarray(gt[0], jnp.float32), jax.random.PRNGKey(0), cfg=cfg)
+        centres = [np.asarray(gt[0][:2] + gt[0][2:] / 2)]
+        for frame in frames[:3]:
+            state, out = tracker.step(params, state, frame, cfg=cfg)
+            box = np.asarray(out.box)
+            assert np.isfinite(box).all() and (box[2:] > 0).all(), preset
+            centres.append(box[:2] + box[2:] / 2)
+        want = centres[-1] - centres[-2] if preset == "fcnt_plus_motion_model" else np.zeros(2)
+        np.testing.assert_allclose(np.asarray(state.velocity), want, atol=1e-3, err_msg=preset)
