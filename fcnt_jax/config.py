@@ -357,7 +357,12 @@ class LocalizationConfig:
     # moving target, Football1 1-4 px a frame against the target's 5-7 (lost by frame 5): the
     # prior's centre was where the target had been. Football1's target moves smoothly (its
     # displacement changes by 1-2 px a frame over runs of 5-10 frames). No new value: the velocity
-    # is the last displacement, held frames give 0.]
+    # is the last displacement, held frames give 0.] Measured and rejected (fcnt_plus_motion_model,
+    # seed 0): Couple 0.491 AUC (fcnt_plus 0.709, code 0.685): the camera shakes, so the pair's
+    # displacement swings by up to 20 px between frames and the last one predicts the next badly;
+    # SNet decides 79 frames instead of 13 (P_d is measured around a particle the prior pulled off
+    # the blob's peak). Football1 0.164 (fcnt_plus 0.302): 8 px off by frame 3, lost by frame 20.
+    # The other six sequences were not run. WORKSPACE "fcnt_plus (issue 19)".
     constant_velocity: bool = False
     # Not in FCNT (off in code, paper and fcnt_plus; the candidate preset fcnt_plus_size_consensus).
     # The chosen particle's width and height are kept only where the other net's map (SNet's when
