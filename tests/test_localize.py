@@ -163,16 +163,23 @@ def test_motion_prior_is_the_proposal_density_over_its_peak():
     np.testing.assert_allclose(L.motion_prior(particles, state, sigma), [1.0, np.exp(-2.0), np.exp(-1.5)], rtol=1e-4)  # float32 aspect
 
 
+def _target_and_neighbour(target_xy, neighbour_xy, size: int = 200) -> jax.Array:
+    """A 200x200 map (ROI frame = image): Gaussian blobs of std 6 px, the target's of peak 1 and a
+    neighbour's 20 % stronger."""
+    yy, xx = np.mgrid[0:size, 0:size] + 0.5
+
+    def blob(cx, cy, peak):
+        return peak * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * 6.0**2))
+
+    return jnp.asarray(blob(*target_xy, 1.0) + blob(*neighbour_xy, 1.2), jnp.float32)
+
+
 def test_motion_prior_keeps_the_box_on_the_near_target_not_a_stronger_neighbour():
     """A planted map: the target's blob at the last box and a neighbour's, 20 % stronger, 3 sigma
     away. The code's argmax takes the neighbour; with the prior the target keeps the box."""
-    yy, xx = np.mgrid[0:200, 0:200]
     target_xy, neighbour_xy, sigma_px = (80.0, 100.0), (104.0, 100.0), 8.0
 
-    def blob(cx, cy, peak):
-        return peak * np.exp(-((xx + 0.5 - cx) ** 2 + (yy + 0.5 - cy) ** 2) / (2 * 6.0**2))
-
-    heat = jnp.asarray(blob(*target_xy, 1.0) + blob(*neighbour_xy, 1.2), jnp.float32)
+    heat = _target_and_neighbour(target_xy, neighbour_xy)
     roi = jnp.array([0.0, 0.0, 200.0])
     state = jnp.array([*target_xy, 20.0 / 64, 1.0])
     sigma = jnp.array([sigma_px, sigma_px, 0.0, 0.0])
@@ -239,13 +246,9 @@ def test_constant_velocity_prior_follows_a_moving_target_the_static_prior_lags()
     """A target 7 px a frame to the right of the last box (its last displacement), as on Football1,
     and a 20 %-stronger neighbour 3 sigma the other way. The static prior (FCNT's centre) settles
     between the last box and the target; centred on the prediction, it lands on the target."""
-    yy, xx = np.mgrid[0:200, 0:200]
     last, target_xy, neighbour_xy, sigma_px = (80.0, 100.0), (87.0, 100.0), (56.0, 100.0), 8.0
 
-    def blob(cx, cy, peak):
-        return peak * np.exp(-((xx + 0.5 - cx) ** 2 + (yy + 0.5 - cy) ** 2) / (2 * 6.0**2))
-
-    heat = jnp.asarray(blob(*target_xy, 1.0) + blob(*neighbour_xy, 1.2), jnp.float32)
+    heat = _target_and_neighbour(target_xy, neighbour_xy)
     roi = jnp.array([0.0, 0.0, 200.0])
     state = jnp.array([*last, 20.0 / 64, 1.0])
     sigma = jnp.array([sigma_px, sigma_px, 0.0, 0.0])
