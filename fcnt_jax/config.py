@@ -369,8 +369,9 @@ class LocalizationConfig:
     # GNet decided, GNet's when SNet did) also ranks them at least as high as the previous width and
     # height at the new centre, by its own ranking score; otherwise the centre moves and the size
     # holds. [OURS, issue 19: frozen GNet's map broadens over a sequence and its ranking (mean x
-    # area^0.7) then rewards a larger box: fcnt_plus's box is 1.58x the truth's area on David and
-    # 1.28x on Boy (code, which samples no scale on Boy, 0.98x), while online-updated SNet's map
+    # area^0.7) then rewards a larger box: fcnt_plus's box is 1.63x the truth's area on David and
+    # 1.28x on Boy (code, which samples no scale on Boy, 0.94x; geometric means over frames,
+    # experiments.fcnt_plus's summary), while online-updated SNet's map
     # follows the true size (its spread's correlation with the truth 0.89 / 0.85 in w / h on David,
     # experiments/results/map_shape). A veto, not a size estimate: SNet alone can never resize the
     # box, so the snet_size candidate's collapse on Deer (a smaller box, a smaller window, a smaller
@@ -584,16 +585,16 @@ PRESETS = {
     **{f"fcnt_{k}": _ablation(f"fcnt_{k}", [f"selection.num_channels={k}"]) for k in (512, 256, 128, 64)},
     "fcnt_plus": plus_preset,
     **{f"fcnt_plus_no_{fix}": (lambda fix=fix: plus_preset(without=fix)) for fix in PLUS_FIXES},
-    # A candidate fix under test, not yet in fcnt_plus (see LocalizationConfig.size_from_snet_map).
+    # A candidate fix, measured and rejected; not in fcnt_plus (see LocalizationConfig.size_from_snet_map).
     "fcnt_plus_snet_size": lambda: dataclasses.replace(
         plus_preset().override(["localization.size_from_snet_map=true"]), preset="fcnt_plus_snet_size"),
-    # A candidate fix under test, not yet in fcnt_plus (see LocalizationConfig.motion_prior).
+    # A candidate fix, measured and rejected; not in fcnt_plus (see LocalizationConfig.motion_prior).
     "fcnt_plus_motion_prior": lambda: dataclasses.replace(
         plus_preset().override(["localization.motion_prior=true"]), preset="fcnt_plus_motion_prior"),
-    # A candidate fix under test, not yet in fcnt_plus (see LocalizationConfig.size_consensus).
+    # A candidate fix, measured and rejected; not in fcnt_plus (see LocalizationConfig.size_consensus).
     "fcnt_plus_size_consensus": lambda: dataclasses.replace(
         plus_preset().override(["localization.size_consensus=true"]), preset="fcnt_plus_size_consensus"),
-    # A candidate fix under test, not yet in fcnt_plus (see LocalizationConfig.constant_velocity):
+    # A candidate fix, measured and rejected; not in fcnt_plus (see LocalizationConfig.constant_velocity):
     # the motion prior on the centre only, around the constant-velocity prediction.
     "fcnt_plus_motion_model": lambda: dataclasses.replace(
         plus_preset().override(["localization.motion_prior=true", "localization.motion_prior_size=false",
