@@ -106,15 +106,14 @@ def size_consensus(prev_state: jax.Array, state: jax.Array, decided_by: jax.Arra
     """``state`` if the net that did not decide also ranks its size (state[2:]) at least as high as
     the previous size ``prev_state[2:]`` at ``state``'s centre, by its own ranking score; else
     ``state`` with the previous size (``localization.size_consensus``, not in FCNT). A held frame
-    (``decided_by`` HELD) is returned as it is: its size did not change."""
+    needs no case of its own: ``decide`` returns the previous state there, so both sizes agree."""
     kept = state.at[2:].set(prev_state[2:])
     boxes = state_to_box(jnp.stack([state, kept]), cfg.template_size)
     by_g = decided_by == GNET
     other_map = jnp.where(by_g, s_map, g_map)
     gamma = jnp.where(by_g, cfg.gamma_s, cfg.gamma_g)
     rank = ranking_score(particle_confidence(other_map, boxes, roi, roi_size), boxes, gamma, cfg.score_mode)
-    agree = (rank[0] >= rank[1]) | (decided_by == HELD)
-    return jnp.where(agree, state, kept)
+    return jnp.where(rank[0] >= rank[1], state, kept)
 
 
 def clip_box(box: jax.Array, image_hw: jax.Array) -> jax.Array:

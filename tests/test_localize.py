@@ -217,7 +217,7 @@ def test_size_consensus_vetoes_a_size_the_other_map_does_not_support(decider):
         assert float(got[3]) == pytest.approx(1.0)
 
 
-def test_size_consensus_leaves_a_shrink_the_other_map_supports_and_a_held_frame_alone():
+def test_size_consensus_leaves_a_shrink_the_other_map_supports_and_vetoes_one_it_does_not():
     roi = jnp.array([0.0, 0.0, 200.0])
     prev = jnp.array([100.0, 100.0, 30.0 / 64, 1.0])
     shrunk = jnp.array([100.0, 100.0, 20.0 / 64, 1.0])
@@ -226,9 +226,6 @@ def test_size_consensus_leaves_a_shrink_the_other_map_supports_and_a_held_frame_
     np.testing.assert_allclose(got, shrunk, rtol=1e-6)
     broad = jnp.asarray(_block_blob(15, 15))  # SNet says 30x30: a GNet shrink is vetoed
     got = L.size_consensus(prev, shrunk, jnp.int32(L.GNET), tight, broad, roi, 200, CFG)
-    np.testing.assert_allclose(got, prev, rtol=1e-6)
-    # Held: the state is the previous one, whatever the maps say.
-    got = L.size_consensus(prev, prev, jnp.int32(L.HELD), tight, broad, roi, 200, CFG)
     np.testing.assert_allclose(got, prev, rtol=1e-6)
 
 
