@@ -26,7 +26,7 @@ from absl import app, flags
 from experiments import run_main
 
 from fcnt_jax.config import PLUS_ABLATION
-from fcnt_jax.eval.ablation import mechanism_lines, summarise, target_lines
+from fcnt_jax.eval.ablation import all_sets_lines, mechanism_lines, summarise, target_lines
 
 flags.DEFINE_string("otb_root", "../shared/data/OTB", "OTB-layout dev sequences ('' to skip)")
 flags.DEFINE_integer("otb_frames", 120, "track and score the first N frames of --otb_root's sequences")
@@ -97,6 +97,10 @@ def main(argv):
                 write_report_unless_unscorable(present, sequences, out / "report" / f"{set_name}_seed{seed}",
                                                frames, names=names, highlight="fcnt_plus", log=stderr_log)
     text, table = summarise(rows)
+    all_sets: dict = {}
+    if len(per_set) > 1:
+        all_lines, all_sets = all_sets_lines(table, {n: c for n, (_, _, c, _) in per_set.items()})
+        text += "\n".join(all_lines) + "\n"
     targets = target_lines(table)
     truths = {s.name: s.groundtruth for (_, _, _, sequences) in per_set.values() for s in sequences}
     mech_text, mech_table = mechanism_lines(rows, truths)
@@ -104,7 +108,7 @@ def main(argv):
     protocol = {"sets": {n: {"root": str(r), "frames": f, "sequences": c} for n, (r, f, c, _) in per_set.items()},
                 "presets": list(configs), "seeds": seeds, "code_otb_dir": FLAGS.code_otb_dir,
                 "configs": {p: c.to_dict() for p, c in configs.items()}}
-    write_text_atomic(out / "fcnt_plus.json", json.dumps({"protocol": protocol, "results": table,
+    write_text_atomic(out / "fcnt_plus.json", json.dumps({"protocol": protocol, "results": table, "all_sets": all_sets,
                                                                "mechanisms": mech_table}, indent=2))
     header = ("fcnt_plus ablation (sets: "
               + ", ".join(f"{n} first {f} frames ({len(c)} sequences)" for n, (_, f, c, _) in per_set.items())

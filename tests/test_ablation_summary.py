@@ -2,7 +2,7 @@
 
 import pytest
 
-from fcnt_jax.eval.ablation import summarise, target_lines
+from fcnt_jax.eval.ablation import all_sets_lines, summarise, target_lines
 
 
 def _rows(values):
@@ -31,6 +31,26 @@ def test_summary_means_spread_and_worst_change_against_code():
     assert "- >= HCF (0.945 / 0.646): precision met, AUC not met" in lines
     assert any("no sequence loses more than 0.05 AUC against code: met (worst A -0.040)" in x for x in lines)
     assert target_lines(table, preset="absent") == []
+
+
+def test_all_sets_mean_pools_every_sequence_and_leaves_out_partial_runs():
+    rows = {
+        ("fcnt_plus", "otb", 0): _rows({"A": (1.0, 0.70), "B": (0.8, 0.40)}),
+        ("fcnt_plus", "extra", 0): _rows({"C": (0.6, 0.90)}),
+        ("fcnt_plus", "otb", 1): _rows({"A": (1.0, 0.60), "B": (1.0, 0.50)}),  # seed 1 lacks "extra"
+        ("code", "otb", 0): _rows({"A": (1.0, 0.60), "B": (0.5, 0.30)}),
+        ("code", "extra", 0): _rows({"C": (0.9, 0.84)}),
+        ("fcnt_plus_no_aspect", "otb", 0): _rows({"A": (1.0, 0.90), "B": (1.0, 0.90)}),  # never ran C
+    }
+    _, table = summarise(rows)
+    lines, result = all_sets_lines(table, {"otb": ["A", "B"], "extra": ["C"]})
+    # Pooled over the three sequences: (0.70 + 0.40 + 0.90) / 3 = 0.667 and (0.60 + 0.30 + 0.84) / 3 = 0.58.
+    assert result["fcnt_plus"]["0"]["auc"] == pytest.approx(2.0 / 3)
+    assert result["fcnt_plus"]["0"]["precision_20"] == pytest.approx(0.8)
+    assert result["code"]["0"]["auc"] == pytest.approx(0.58)
+    assert "1" not in result["fcnt_plus"] and "fcnt_plus_no_aspect" not in result
+    assert "| fcnt_plus | 0 | 0.800 | 0.667 | +0.087 |" in lines
+    assert "| code | 0 | 0.800 | 0.580 |  |" in lines
 
 
 def test_mechanisms_count_the_deciding_net_and_measure_the_box_against_the_truth():

@@ -81,6 +81,34 @@ def summarise(rows: dict[tuple[str, str, int], list[dict]], reference: str = "co
     return "\n".join(lines), table
 
 
+def all_sets_lines(table: dict, expected: dict[str, list[str]], reference: str = "code") -> tuple[list[str], dict]:
+    """Per preset and seed, the mean over every sequence of every set (issue 19's "16 dev
+    sequences") and its change against ``reference`` on the same seed. A row is only written where
+    the preset scored every sequence ``expected`` names for that seed: a partial run would
+    otherwise be averaged over other sequences than its neighbours."""
+    result: dict = {}
+    presets = list(dict.fromkeys(p for presets in table.values() for p in presets))
+    for preset in presets:
+        seeds = sorted({s for set_name in expected for seq in table.get(set_name, {}).get(preset, {"sequences": {}})
+                        ["sequences"].values() for s in seq})
+        for seed in seeds:
+            scores = [table.get(set_name, {}).get(preset, {"sequences": {}})["sequences"].get(name, {}).get(seed)
+                      for set_name, names in expected.items() for name in names]
+            if scores and all(scores):
+                result.setdefault(preset, {})[seed] = {
+                    "precision_20": float(np.mean([x["precision_20"] for x in scores])),
+                    "auc": float(np.mean([x["auc"] for x in scores])), "sequences": len(scores)}
+    total = sum(len(v) for v in expected.values())
+    lines = ["", f"### All {total} sequences together (presets and seeds that scored every one)", "",
+             f"| preset | seed | precision@20 | AUC | AUC change vs {reference} |", "|---|---|---|---|---|"]
+    for preset, per_seed in result.items():
+        for seed, m in per_seed.items():
+            ref = result.get(reference, {}).get(seed)
+            change = f"{m['auc'] - ref['auc']:+.3f}" if ref and preset != reference else ""
+            lines.append(f"| {preset} | {seed} | {m['precision_20']:.3f} | {m['auc']:.3f} | {change} |")
+    return lines, result
+
+
 def mechanisms(row: dict, groundtruth: np.ndarray | None, distracter_ratio: float = 0.2) -> dict:
     """What each fix acts on, from one sequence's per-frame record: frames SNet decided, frames the
     GNet fallback took (GNet decided although its P_d marked a distracter), frames held, and the
