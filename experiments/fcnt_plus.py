@@ -9,7 +9,9 @@ command after an interruption). Results go to ``<output_dir>/seed<s>/<set>/<pres
 report per set and seed (per-sequence tables, plots) to ``<output_dir>/report/``; and
 ``<output_dir>/fcnt_plus.md`` / ``.json``: per preset and set the mean precision@20 and AUC, their
 range over seeds, and each sequence's AUC change against ``code`` (the issue allows no dev sequence
-to lose more than 0.05). ``--norun`` only summarises what is already there.
+to lose more than 0.05). The summary covers every preset and seed found under ``--output_dir``, not
+only those of this run, so an arm can be run alone into the same folder. ``--norun`` only
+summarises what is already there.
 
 Cost: ~1.6 s a frame here (2-core CPU), so one preset on the 8 OTB dev sequences at 120 frames is
 ~30 min, the 16 dev sequences ~1 h, per seed. What was measured and what it shows: WORKSPACE.md,
@@ -25,8 +27,8 @@ from absl import app, flags
 
 from experiments import run_main
 
-from fcnt_jax.config import PLUS_ABLATION
-from fcnt_jax.eval.ablation import all_sets_lines, mechanism_lines, summarise, target_lines
+from fcnt_jax.config import PLUS_ABLATION, get_config
+from fcnt_jax.eval.ablation import all_sets_lines, mechanism_lines, results_on_disk, summarise, target_lines
 
 flags.DEFINE_string("otb_root", "../shared/data/OTB", "OTB-layout dev sequences ('' to skip)")
 flags.DEFINE_integer("otb_frames", 120, "track and score the first N frames of --otb_root's sequences")
@@ -46,7 +48,6 @@ FLAGS = flags.FLAGS
 def main(argv):
     del argv
     from fcnt_jax.benchmark import dev_sets, run_benchmark, summary_table
-    from fcnt_jax.config import get_config
     from fcnt_jax.eval.report import write_report_unless_unscorable
     from fcnt_jax.run import stderr_log, write_text_atomic
 
@@ -87,6 +88,20 @@ def main(argv):
                 r = [json.loads((folder / f"{n}.json").read_text()) for n in chosen if (folder / f"{n}.json").exists()]
             rows[(preset, set_name, seed)] = r
             failed |= any("error" in x for x in r)
+    # The summary covers every preset and seed already under --output_dir, not only this run's, so
+    # that a run of one arm does not rewrite fcnt_plus.md / .json without the others.
+    seeds, presets = results_on_disk(out, list(per_set), seeds, list(configs))
+    configs = {p: configs.get(p) or get_config(p) for p in presets}
+    for preset in presets:
+        for seed in seeds:
+            for set_name, (_, _, chosen, _) in per_set.items():
+                if (preset, set_name, seed) not in rows:
+                    folder = out / f"seed{seed}" / set_name / preset
+                    if preset == "code" and set_name == "otb" and seed == 0 and FLAGS.code_otb_dir:
+                        folder = Path(FLAGS.code_otb_dir)
+                    rows[(preset, set_name, seed)] = [json.loads((folder / f"{n}.json").read_text())
+                                                      for n in chosen if (folder / f"{n}.json").exists()]
+    rows = {(p, n, s): rows[(p, n, s)] for p in presets for s in seeds for n in per_set}  # the summary's order
     for seed in seeds:
         for set_name, (_, frames, _, sequences) in per_set.items():
             folders = [Path(FLAGS.code_otb_dir) if (p, set_name, seed) == ("code", "otb", 0) and FLAGS.code_otb_dir

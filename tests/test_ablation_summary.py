@@ -90,3 +90,17 @@ def test_dev_sets_keep_the_named_sequences_of_each_root(tmp_path):
     assert list(dev_sets(sets, ["Two"])) == ["first"] and dev_sets(sets, ["Two"])["first"][2] == ["Two"]
     with pytest.raises(ValueError, match="none of the sequences \\['Nope'\\]"):
         dev_sets(sets, ["Nope"])
+
+
+def test_results_on_disk_adds_what_earlier_runs_left_and_puts_code_last(tmp_path):
+    from fcnt_jax.eval.ablation import results_on_disk
+
+    for folder in ("seed0/otb/fcnt_plus", "seed0/otb/code", "seed2/otb_analysis/fcnt_plus_no_aspect",
+                   "seed5/elsewhere/fcnt_plus_snet_size",  # a set this summary does not cover
+                   "seed1/otb/not_a_preset", "seedx/otb/paper"):  # unknown preset, unparsable seed
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "seed3" / "otb").mkdir(parents=True)
+    (tmp_path / "seed3" / "otb" / "fcnt_g").write_text("a file, not a result folder")
+    seeds, presets = results_on_disk(tmp_path, ["otb", "otb_analysis"], [1], ["fcnt_plus_motion_model"])
+    assert seeds == [0, 1, 2]
+    assert presets == ["fcnt_plus", "fcnt_plus_no_aspect", "fcnt_plus_motion_model", "code"]

@@ -5,7 +5,11 @@ experiments.fcnt_plus; kept here so that it is importable without that script's 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+
+from fcnt_jax.config import PRESETS
 
 # What the issue measures fcnt_plus against on the 8 OTB dev sequences, first 120 frames (issue 19:
 # HCF and MDNet's published results on those frames).
@@ -107,6 +111,20 @@ def all_sets_lines(table: dict, expected: dict[str, list[str]], reference: str =
             change = f"{m['auc'] - ref['auc']:+.3f}" if ref and preset != reference else ""
             lines.append(f"| {preset} | {seed} | {m['precision_20']:.3f} | {m['auc']:.3f} | {change} |")
     return lines, result
+
+
+def results_on_disk(out: Path, set_names: list[str], seeds: list[int], presets: list[str]) -> tuple[list[int], list[str]]:
+    """The seeds and presets to summarise: those asked for, and every known preset and seed with a
+    result folder under ``out`` (``seed<s>/<set>/<preset>/``); presets in config.PRESETS' order,
+    code last (the reference)."""
+    found_seeds, found_presets = set(seeds), set(presets)
+    for folder in out.glob("seed*/*/*"):
+        seed, set_name, preset = folder.parent.parent.name[4:], folder.parent.name, folder.name
+        if folder.is_dir() and seed.isdigit() and set_name in set_names and preset in PRESETS:
+            found_seeds.add(int(seed))
+            found_presets.add(preset)
+    order = [p for p in PRESETS if p in found_presets and p != "code"] + (["code"] if "code" in found_presets else [])
+    return sorted(found_seeds), order
 
 
 def mechanisms(row: dict, groundtruth: np.ndarray | None, distracter_ratio: float = 0.2) -> dict:
