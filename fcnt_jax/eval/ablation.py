@@ -91,7 +91,7 @@ def all_sets_lines(table: dict, expected: dict[str, list[str]], reference: str =
     the preset scored every sequence ``expected`` names for that seed: a partial run would
     otherwise be averaged over other sequences than its neighbours."""
     result: dict = {}
-    presets = list(dict.fromkeys(p for presets in table.values() for p in presets))
+    presets = list(dict.fromkeys(p for by_preset in table.values() for p in by_preset))
     for preset in presets:
         seeds = sorted({s for set_name in expected for seq in table.get(set_name, {}).get(preset, {"sequences": {}})
                         ["sequences"].values() for s in seq})
