@@ -69,43 +69,43 @@ def main(argv):
     if FLAGS.run:
         from fcnt_jax import backbone, weights
         params = backbone.to_device_params(weights.load_vgg16_params(FLAGS.weights))
+
+    def earlier_run(preset: str, set_name: str, seed: int) -> bool:
+        """code's seed 0 on OTB comes from --code_otb_dir (an earlier run), read, never rerun."""
+        return (preset, set_name, seed) == ("code", "otb", 0) and bool(FLAGS.code_otb_dir)
+
+    def folder_of(preset: str, set_name: str, seed: int) -> Path:
+        """Where a preset's results for one set and seed live."""
+        if earlier_run(preset, set_name, seed):
+            return Path(FLAGS.code_otb_dir)
+        return out / f"seed{seed}" / set_name / preset
+
     rows: dict[tuple[str, str, int], list[dict]] = {}
-    failed = False
     runs = [(p, s) for s in seeds for p in configs]
-    for i, (preset, seed) in enumerate(runs, 1):
-        if FLAGS.run:
-            stderr_log(f"== {i}/{len(runs)}: {preset} seed={seed} ==")
+    for i, (preset, seed) in enumerate(runs if FLAGS.run else [], 1):
+        stderr_log(f"== {i}/{len(runs)}: {preset} seed={seed} ==")
         for set_name, (root, frames, chosen, _) in per_set.items():
-            folder = out / f"seed{seed}" / set_name / preset
-            if preset == "code" and set_name == "otb" and seed == 0 and FLAGS.code_otb_dir:
-                folder = Path(FLAGS.code_otb_dir)
-                r = [json.loads((folder / f"{n}.json").read_text()) for n in chosen if (folder / f"{n}.json").exists()]
-            elif FLAGS.run:
-                r = run_benchmark(params, "otb", root, folder, configs[preset], chosen, frames, seed,
-                                  log=stderr_log, pad_to_common=True)
-                write_text_atomic(folder / "summary.md", summary_table(r) + "\n")
-            else:
-                r = [json.loads((folder / f"{n}.json").read_text()) for n in chosen if (folder / f"{n}.json").exists()]
-            rows[(preset, set_name, seed)] = r
-            failed |= any("error" in x for x in r)
+            folder = folder_of(preset, set_name, seed)
+            if not earlier_run(preset, set_name, seed):
+                rows[(preset, set_name, seed)] = run_benchmark(params, "otb", root, folder, configs[preset], chosen,
+                                                               frames, seed, log=stderr_log, pad_to_common=True)
+                write_text_atomic(folder / "summary.md", summary_table(rows[(preset, set_name, seed)]) + "\n")
     # The summary covers every preset and seed already under --output_dir, not only this run's, so
     # that a run of one arm does not rewrite fcnt_plus.md / .json without the others.
-    seeds, presets = results_on_disk(out, list(per_set), seeds, list(configs))
+    all_seeds, presets = results_on_disk(out, list(per_set), seeds, list(configs))
     configs = {p: configs.get(p) or get_config(p) for p in presets}
     for preset in presets:
-        for seed in seeds:
+        for seed in all_seeds:
             for set_name, (_, _, chosen, _) in per_set.items():
                 if (preset, set_name, seed) not in rows:
-                    folder = out / f"seed{seed}" / set_name / preset
-                    if preset == "code" and set_name == "otb" and seed == 0 and FLAGS.code_otb_dir:
-                        folder = Path(FLAGS.code_otb_dir)
+                    folder = folder_of(preset, set_name, seed)
                     rows[(preset, set_name, seed)] = [json.loads((folder / f"{n}.json").read_text())
                                                       for n in chosen if (folder / f"{n}.json").exists()]
-    rows = {(p, n, s): rows[(p, n, s)] for p in presets for s in seeds for n in per_set}  # the summary's order
-    for seed in seeds:
+    failed = any("error" in r for (p, _, s), rs in rows.items() if (p, s) in runs for r in rs)
+    rows = {(p, n, s): rows[(p, n, s)] for p in presets for s in all_seeds for n in per_set}  # the summary's order
+    for seed in all_seeds:
         for set_name, (_, frames, _, sequences) in per_set.items():
-            folders = [Path(FLAGS.code_otb_dir) if (p, set_name, seed) == ("code", "otb", 0) and FLAGS.code_otb_dir
-                       else out / f"seed{seed}" / set_name / p for p in configs]
+            folders = [folder_of(p, set_name, seed) for p in configs]
             present = [f for f in folders if f.is_dir()]
             if present:
                 names = [p for p, f in zip(configs, folders) if f.is_dir()]
@@ -121,13 +121,13 @@ def main(argv):
     mech_text, mech_table = mechanism_lines(rows, truths)
     text += "\n" + mech_text
     protocol = {"sets": {n: {"root": str(r), "frames": f, "sequences": c} for n, (r, f, c, _) in per_set.items()},
-                "presets": list(configs), "seeds": seeds, "code_otb_dir": FLAGS.code_otb_dir,
+                "presets": list(configs), "seeds": all_seeds, "code_otb_dir": FLAGS.code_otb_dir,
                 "configs": {p: c.to_dict() for p, c in configs.items()}}
     write_text_atomic(out / "fcnt_plus.json", json.dumps({"protocol": protocol, "results": table, "all_sets": all_sets,
                                                                "mechanisms": mech_table}, indent=2))
     header = ("fcnt_plus ablation (sets: "
               + ", ".join(f"{n} first {f} frames ({len(c)} sequences)" for n, (_, f, c, _) in per_set.items())
-              + f"; seeds {seeds}). Per-sequence OPE reports: report/.\n\n")
+              + f"; seeds {all_seeds}). Per-sequence OPE reports: report/.\n\n")
     write_text_atomic(out / "fcnt_plus.md", header + "\n".join(targets) + "\n" + text)
     print(header + "\n".join(targets) + "\n" + text)
     return 1 if failed else 0

@@ -93,11 +93,10 @@ def all_sets_lines(table: dict, expected: dict[str, list[str]], reference: str =
     result: dict = {}
     presets = list(dict.fromkeys(p for by_preset in table.values() for p in by_preset))
     for preset in presets:
-        seeds = sorted({s for set_name in expected for seq in table.get(set_name, {}).get(preset, {"sequences": {}})
-                        ["sequences"].values() for s in seq})
+        per_seq = {set_name: table.get(set_name, {}).get(preset, {"sequences": {}})["sequences"] for set_name in expected}
+        seeds = sorted({s for by_seq in per_seq.values() for by_seed in by_seq.values() for s in by_seed})
         for seed in seeds:
-            scores = [table.get(set_name, {}).get(preset, {"sequences": {}})["sequences"].get(name, {}).get(seed)
-                      for set_name, names in expected.items() for name in names]
+            scores = [per_seq[set_name].get(name, {}).get(seed) for set_name, names in expected.items() for name in names]
             if scores and all(scores):
                 result.setdefault(preset, {})[seed] = {
                     "precision_20": float(np.mean([x["precision_20"] for x in scores])),
