@@ -186,21 +186,33 @@ def area_lines(table: dict) -> list[str]:
 
 
 def target_lines(table: dict, set_name: str = "otb", preset: str = "fcnt_plus", reference: str = "code") -> list[str]:
-    """The issue's targets on the OTB dev set, checked against what was measured."""
+    """The issue's targets (HCF's and MDNet's scores on ``set_name``) checked against what was
+    measured, and its "no dev sequence loses more than 0.05 AUC against code" on every set in the
+    table: judged on the change averaged over the seeds both presets ran, with the worst single
+    seed beside it, since one preset's seeds can hide a loss the mean does not show."""
     entry = table.get(set_name, {}).get(preset)
-    if not entry or not entry["seeds"]:
-        return []
-    seeds = list(entry["seeds"].values())
-    p, a = np.mean([s["precision_20"] for s in seeds]), np.mean([s["auc"] for s in seeds])
-    lines = [f"Targets ({preset} on {set_name}, {len(seeds)} seed(s), {min(s['sequences'] for s in seeds)} "
-             f"sequences): precision@20 {p:.3f}, AUC {a:.3f}"]
-    for name, (tp, ta) in TARGETS.items():
-        lines.append(f"- >= {name} ({tp:.3f} / {ta:.3f}): precision {'met' if p >= tp else 'not met'}, "
-                     f"AUC {'met' if a >= ta else 'not met'}")
-    changes = entry.get("auc_change_vs_" + reference, {})
-    if changes:
+    lines = []
+    if entry and entry["seeds"]:
+        seeds = list(entry["seeds"].values())
+        p, a = np.mean([s["precision_20"] for s in seeds]), np.mean([s["auc"] for s in seeds])
+        lines = [f"Targets ({preset} on {set_name}, {len(seeds)} seed(s), {min(s['sequences'] for s in seeds)} "
+                 f"sequences): precision@20 {p:.3f}, AUC {a:.3f}"]
+        for name, (tp, ta) in TARGETS.items():
+            lines.append(f"- >= {name} ({tp:.3f} / {ta:.3f}): precision {'met' if p >= tp else 'not met'}, "
+                         f"AUC {'met' if a >= ta else 'not met'}")
+    for checked_set, presets in table.items():
+        checked, ref = presets.get(preset), presets.get(reference)
+        changes = checked.get("auc_change_vs_" + reference, {}) if checked else {}
+        if not changes:
+            continue
         worst = min(changes, key=changes.get)
         ok = changes[worst] >= -MAX_AUC_LOSS
-        lines.append(f"- no sequence loses more than {MAX_AUC_LOSS} AUC against {reference}: "
-                     f"{'met' if ok else 'not met'} (worst {worst} {changes[worst]:+.3f})")
-    return lines + [""]
+        per_seed = [(checked["sequences"][q][s]["auc"] - ref["sequences"][q][s]["auc"], q, s)
+                    for q in changes for s in checked["sequences"][q] if s in ref["sequences"][q]]
+        loss, q, s = min(per_seed)
+        if not lines:
+            lines = [f"Targets ({preset}):"]
+        lines.append(f"- no {checked_set} sequence loses more than {MAX_AUC_LOSS} AUC against {reference} (mean "
+                     f"over the seeds both ran): {'met' if ok else 'not met'} (worst {worst} {changes[worst]:+.3f}; "
+                     f"worst single seed: {q} seed {s} {loss:+.3f})")
+    return lines + [""] if lines else []
