@@ -2,7 +2,9 @@
 measured before they are built (fcnt_jax.eval.map_shape).
 
     python -m experiments.map_shape --sequence=../shared/data/OTB/Diving,../shared/data/OTB/David \
-        --max_frames=120 --preset=fcnt_plus --output_dir=experiments/results/map_shape
+        --max_frames=120 --preset=fcnt_plus_scale_from_start --output_dir=experiments/results/map_shape
+
+(the committed run used fcnt_plus as it then was, now called ``fcnt_plus_scale_from_start``).
 
 Per sequence and net: whether the size the map implies around the box (its spread / 0.2476)
 follows the truth's width and height (correlation, mean |log ratio| beside the box's own), and

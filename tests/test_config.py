@@ -124,7 +124,7 @@ def test_optional_integer_fields_parse_as_integers():
 
 
 def test_fcnt_plus_changes_only_its_fixes_and_each_ablation_reverts_one():
-    from fcnt_jax.config import PLUS_ABLATION, PLUS_FIXES
+    from fcnt_jax.config import DROPPED_PLUS_FIXES, PLUS_ABLATION, PLUS_FIXES
 
     code, plus = get_config("code"), get_config("fcnt_plus")
     assert code == FCNTConfig()  # the default stays the code preset
@@ -136,31 +136,30 @@ def test_fcnt_plus_changes_only_its_fixes_and_each_ablation_reverts_one():
     fields = {name: {a.split("=")[0] for a in fix} for name, fix in PLUS_FIXES.items()}
     assert changed(plus, code) == set().union(*fields.values())
     assert plus.preset == "fcnt_plus" and plus.heads.gnet_first_frame_iterations == 150
+    assert not plus.localization.scale_sampling_from_start  # dropped: the code's frame-20 rule decides
+    # The preset as first built: fcnt_plus plus the dropped fix, and its arms, each one fix from it.
+    first = get_config("fcnt_plus_scale_from_start")
+    assert set(DROPPED_PLUS_FIXES) == {"scale_from_start"}
+    assert changed(first, plus) == {"localization.scale_sampling_from_start"} and first.preset == "fcnt_plus_scale_from_start"
     for name in PLUS_FIXES:
         variant = get_config(f"fcnt_plus_no_{name}")
         assert changed(variant, plus) == fields[name], name  # exactly that fix is switched off ...
         assert changed(variant, code) == set().union(*fields.values()) - fields[name]  # ... back to code
-    assert PLUS_ABLATION[0] == "fcnt_plus" and PLUS_ABLATION[-1] == "code"
+        assert changed(get_config(f"fcnt_plus_scale_from_start_no_{name}"), first) == fields[name], name
+    with pytest.raises(ValueError, match="renamed: it is now 'fcnt_plus'"):
+        get_config("fcnt_plus_no_scale_from_start")
+    assert PLUS_ABLATION == ("fcnt_plus", *(f"fcnt_plus_no_{fix}" for fix in PLUS_FIXES), "code")
     with pytest.raises(ValueError, match="aspect_sigma=-1"):
         get_config("fcnt_plus", ["localization.aspect_sigma=-1"])
-    # The candidate fix under test: fcnt_plus plus the SNet-map size, nothing else.
-    candidate = get_config("fcnt_plus_snet_size")
-    assert changed(candidate, plus) == {"localization.size_from_snet_map"}
-    assert candidate.preset == "fcnt_plus_snet_size" and not plus.localization.size_from_snet_map
+    # The rejected candidates: each one change on top of fcnt_plus as it then was (first), nothing else.
+    for name, fields_changed in {
+            "fcnt_plus_snet_size": {"localization.size_from_snet_map"},
+            "fcnt_plus_motion_prior": {"localization.motion_prior"},
+            "fcnt_plus_size_consensus": {"localization.size_consensus"},
+            "fcnt_plus_motion_model": {"localization.motion_prior", "localization.motion_prior_size",
+                                       "localization.constant_velocity"}}.items():
+        candidate = get_config(name)
+        assert changed(candidate, first) == fields_changed and candidate.preset == name, name
+        assert changed(candidate, code) == changed(first, code) | fields_changed, name  # code keeps them off
     with pytest.raises(ValueError, match="size_map_window"):
         get_config("fcnt_plus_snet_size", ["localization.size_map_window=0"])
-    # The other candidate: fcnt_plus plus the motion prior on the particle ranking, nothing else.
-    candidate = get_config("fcnt_plus_motion_prior")
-    assert changed(candidate, plus) == {"localization.motion_prior"}
-    assert candidate.preset == "fcnt_plus_motion_prior" and not plus.localization.motion_prior
-    assert not code.localization.motion_prior
-    # And the size consensus: fcnt_plus plus the other net's veto on a size change, nothing else.
-    candidate = get_config("fcnt_plus_size_consensus")
-    assert changed(candidate, plus) == {"localization.size_consensus"}
-    assert candidate.preset == "fcnt_plus_size_consensus" and not plus.localization.size_consensus
-    assert not code.localization.size_consensus
-    # And the motion model: the prior on the centre only, around the constant-velocity prediction.
-    candidate = get_config("fcnt_plus_motion_model")
-    assert changed(candidate, plus) == {"localization.motion_prior", "localization.motion_prior_size",
-                                        "localization.constant_velocity"}
-    assert not code.localization.constant_velocity and code.localization.motion_prior_size
