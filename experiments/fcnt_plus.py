@@ -13,8 +13,9 @@ to lose more than 0.05). The summary covers every preset and seed found under ``
 only those of this run, so an arm can be run alone into the same folder. ``--norun`` only
 summarises what is already there.
 
-Cost: ~1.6 s a frame here (2-core CPU), so one preset on the 8 OTB dev sequences at 120 frames is
-~30 min, the 16 dev sequences ~1 h, per seed. What was measured and what it shows: WORKSPACE.md,
+Cost on this project's 2-core CPUs, which differ between sessions: 0.6-0.8 s a frame and 12-25 s a
+first frame on the faster ones (one preset on the 16 dev sequences in ~35 min a seed), 2-2.5 s and
+40-80 s on the slower (~2 h); two runs at once take twice as long each. What was measured and what it shows: WORKSPACE.md,
 "fcnt_plus (issue 19)".
 """
 
