@@ -194,8 +194,12 @@ def head_outputs(state: TrackerState, conv4: jax.Array, conv5: jax.Array,
 
 
 def should_store(conf: jax.Array, store_conf: jax.Array, cfg: FCNTConfig) -> jax.Array:
-    """Keep this frame as the stored sample: more confident than the stored one and > 0.35 (§6.1)."""
-    return (conf > store_conf) & (conf > cfg.localization.update_threshold)
+    """Keep this frame as the stored sample: more confident than the stored one and > 0.35 (§6.1);
+    with ``updates.stored_sample="latest_confident"``, any frame above 0.35."""
+    confident = conf > cfg.localization.update_threshold
+    if cfg.updates.stored_sample == "latest_confident":
+        return confident
+    return (conf > store_conf) & confident
 
 
 def adaptation_due(frame_index: jax.Array, store_conf: jax.Array, cfg: FCNTConfig) -> jax.Array:
@@ -301,13 +305,19 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
     update_roi = _roi_for_state(state.target.at[2:].set(target[2:]), state.roi_factor, cfg)
     new_map = _map_for(new_box, update_roi, image_hw, cfg)
 
-    # Stored sample (§6.1).
-    store = should_store(conf, state.store_conf, cfg)
-    state = state.replace(
-        store_features=jnp.where(store, s_feat, state.store_features),
-        store_map=jnp.where(store, new_map, state.store_map),
-        store_conf=jnp.where(store, conf, state.store_conf),
-    )
+    # Stored sample (§6.1): before this frame's updates (code), or after them (latest_confident, so
+    # that the updates pair this frame with an earlier one).
+    def stored(st: TrackerState) -> TrackerState:
+        store = should_store(conf, st.store_conf, cfg)
+        return st.replace(
+            store_features=jnp.where(store, s_feat, st.store_features),
+            store_map=jnp.where(store, new_map, st.store_map),
+            store_conf=jnp.where(store, conf, st.store_conf),
+        )
+
+    latest = upd.stored_sample == "latest_confident"
+    if not latest:
+        state = stored(state)
 
     # Adaptation every 20 frames (§6.2).
     adapt = adaptation_due(t, state.store_conf, cfg)
@@ -336,6 +346,8 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
         return _update_snet(st, feats, maps, weights, upd.discrimination_iterations, cfg)
 
     state = _run_if(discriminate, discrimination, state, batch_axis)
+    if latest:
+        state = stored(state)
 
     # Scale re-estimation, once, at the reestimate_frame-th frame (§5.6).
     # (The paper samples scale from the start and has no such rule.)

@@ -260,3 +260,31 @@ def test_candidate_fixes_run_in_the_tracker_and_carry_their_state():
             centres.append(box[:2] + box[2:] / 2)
         want = centres[-1] - centres[-2] if preset == "fcnt_plus_motion_model" else np.zeros(2)
         np.testing.assert_allclose(np.asarray(state.velocity), want, atol=1e-3, err_msg=preset)
+
+
+@pytest.mark.parametrize("rule", ["most_confident", "latest_confident"])
+def test_stored_sample_is_the_most_confident_or_the_latest_confident_frame(rule):
+    """code keeps the most confident frame since the last adaptation, which resets it to 0.35;
+    latest_confident keeps the last frame above 0.35, stored after that frame's updates (so an
+    adaptation frame's own sample survives its reset). Adaptations every 2nd frame here."""
+    frames, gt = synthetic_sequence(8)
+    params = tiny_params(jax.random.PRNGKey(0))
+    cfg = get_config("code", TINY + ["updates.adaptation_interval=2", f"updates.stored_sample={rule}"])
+    state = tracker.init(params, frames[0], jnp.asarray(gt[0], jnp.float32), jax.random.PRNGKey(0), cfg=cfg)
+    want, stored_frames, frames_since = 0.0, [], []
+    for t, frame in enumerate(frames):
+        before = np.array(state.store_features)  # step donates the state
+        state, out = tracker.step(params, state, frame, cfg=cfg)
+        conf = float(out.confidence)
+        if rule == "latest_confident":
+            want = conf if conf > 0.35 else (0.35 if bool(out.adapted) else want)
+        else:
+            want = max(want, conf) if conf > 0.35 else want
+            want = 0.35 if bool(out.adapted) else want
+        np.testing.assert_allclose(float(state.store_conf), want, rtol=1e-6, err_msg=f"frame {t}")
+        changed = not np.array_equal(before, np.asarray(state.store_features))
+        stored_frames.append(changed)
+        frames_since.append(conf > 0.35)
+    if rule == "latest_confident":
+        assert stored_frames == frames_since          # every confident frame, and only those
+    assert sum(frames_since) >= 4                     # the sequence exercises the rule
