@@ -22,6 +22,7 @@ def test_summary_means_spread_and_worst_change_against_code():
     assert plus["seeds"]["0"]["auc"] == pytest.approx(0.60) and plus["seeds"]["1"]["auc"] == pytest.approx(0.50)
     # A: (0.70 - 0.68 + 0.60 - 0.70) / 2 = -0.04; B: (0.20 + 0.10) / 2 = +0.15, on the seeds both have.
     assert plus["auc_change_vs_code"] == pytest.approx({"A": -0.04, "B": 0.15})
+    assert plus["auc_change_by_seed_vs_code"]["A"] == pytest.approx({"0": 0.02, "1": -0.10})
     assert table["otb"]["fcnt_plus_no_aspect"]["auc_change_vs_code"] == pytest.approx({"A": -0.08})
     assert "| fcnt_plus | 2 | 0.950 | 0.550 | 0.500-0.600 (2 seeds) | -0.040 (A) |" in text
     assert "| fcnt_plus_no_aspect | 1 | 1.000 | 0.600 | 1 seed | -0.080 (A) |" in text  # the failed row is left out
