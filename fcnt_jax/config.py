@@ -571,6 +571,11 @@ PLUS_FIXES: dict[str, tuple[str, ...]] = {
     "gnet_fallback": ("localization.gnet_fallback=true",),
     # The aspect sampled (0.4 % of r0 a frame), so a box can follow a crouching diver (Diving).
     "aspect": ("localization.aspect_sigma=0.004",),
+    # SNet's updates train on the latest confident frame, not on the first frame's look until the
+    # first adaptation (Football1: the store was first replaced at frame 19, after the player was
+    # lost). Joined fcnt_plus by the criterion set before its runs: WORKSPACE "fcnt_plus (issue
+    # 19)", "The latest confident sample".
+    "latest_sample": ("updates.stored_sample=latest_confident",),
 }
 # A fix measured and dropped from fcnt_plus: the scale sampled from the first frame, as the paper
 # does [P §5], instead of the code's frame-20 rule, which turns it on only when the minimum
@@ -582,25 +587,35 @@ PLUS_FIXES: dict[str, tuple[str, ...]] = {
 DROPPED_PLUS_FIXES: dict[str, tuple[str, ...]] = {
     "scale_from_start": ("localization.scale_sampling_from_start=true",),
 }
+# fcnt_plus as it was at each stage, by the name its committed results are kept under: its fixes
+# and the fixes its ablation arms (``<name>_no_<fix>``) switched off. Kept so that those runs can
+# be repeated.
+PLUS_STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "fcnt_plus": (tuple(PLUS_FIXES), tuple(PLUS_FIXES)),
+    # As first built; scale_from_start dropped from it.
+    "fcnt_plus_scale_from_start": (("gnet_fit", "gnet_fallback", "aspect", "scale_from_start"),
+                                   ("gnet_fit", "gnet_fallback", "aspect")),
+    # Until latest_sample joined (also fcnt_plus's own arm without it).
+    "fcnt_plus_no_latest_sample": (("gnet_fit", "gnet_fallback", "aspect"), ("gnet_fit", "gnet_fallback", "aspect")),
+}
 
 
-def plus_preset(without: str | None = None, scale_from_start: bool = False) -> FCNTConfig:
-    """fcnt_plus, or with the fix ``without`` switched back to the code preset's value.
-
-    ``scale_from_start=True`` gives the preset as it was first built (``fcnt_plus_scale_from_start``)
-    and its ablation arms, so that their committed runs can be repeated."""
-    if without is not None and without not in PLUS_FIXES:
-        raise ValueError(f"unknown fcnt_plus fix {without!r}; choose one of {sorted(PLUS_FIXES)}")
-    fixes = {**PLUS_FIXES, **(DROPPED_PLUS_FIXES if scale_from_start else {})}
-    assignments = [a for name, fix in fixes.items() if name != without for a in fix]
-    name = "fcnt_plus_scale_from_start" if scale_from_start else "fcnt_plus"
-    name += "" if without is None else f"_no_{without}"
+def plus_preset(without: str | None = None, stage: str = "fcnt_plus") -> FCNTConfig:
+    """fcnt_plus (or fcnt_plus as it was at ``stage``, see ``PLUS_STAGES``), or with the fix
+    ``without`` switched back to the code preset's value."""
+    fixes, arms = PLUS_STAGES[stage]
+    if without is not None and without not in arms:
+        raise ValueError(f"unknown {stage} fix {without!r}; choose one of {sorted(arms)}")
+    every_fix = {**PLUS_FIXES, **DROPPED_PLUS_FIXES}
+    assignments = [a for name in fixes if name != without for a in every_fix[name]]
+    name = stage if without is None else f"{stage}_no_{without}"
     return dataclasses.replace(code_preset().override(assignments), preset=name)
 
 
 def _first_plus(name: str, assignments: list[str]):
-    """A rejected candidate fix: measured on top of fcnt_plus as it then was (with scale_from_start)."""
-    return lambda: dataclasses.replace(plus_preset(scale_from_start=True).override(assignments), preset=name)
+    """A rejected candidate fix: measured on top of fcnt_plus as first built (with scale_from_start)."""
+    return lambda: dataclasses.replace(plus_preset(stage="fcnt_plus_scale_from_start").override(assignments),
+                                       preset=name)
 
 
 PRESETS = {
@@ -612,13 +627,10 @@ PRESETS = {
     # FCNT_K: K selected maps from each layer; K = 512 keeps every map, i.e. no selection. The
     # heads keep 32 conv1 maps in every variant [O:solver/gnet_*.prototxt, spec §4].
     **{f"fcnt_{k}": _ablation(f"fcnt_{k}", [f"selection.num_channels={k}"]) for k in (512, 256, 128, 64)},
-    "fcnt_plus": plus_preset,
-    **{f"fcnt_plus_no_{fix}": (lambda fix=fix: plus_preset(without=fix)) for fix in PLUS_FIXES},
-    # fcnt_plus as first built (with the dropped scale_from_start fix) and its ablation arms, kept so
-    # that their committed runs can be repeated; see DROPPED_PLUS_FIXES.
-    "fcnt_plus_scale_from_start": lambda: plus_preset(scale_from_start=True),
-    **{f"fcnt_plus_scale_from_start_no_{fix}": (lambda fix=fix: plus_preset(without=fix, scale_from_start=True))
-       for fix in PLUS_FIXES},
+    # fcnt_plus and its ablation arms; then fcnt_plus as it was at earlier stages, and their arms.
+    **{(stage if without is None else f"{stage}_no_{without}"):
+       (lambda stage=stage, without=without: plus_preset(without, stage))
+       for stage, (_, arms) in PLUS_STAGES.items() for without in (None, *arms)},
     # The candidate fixes below were measured and rejected, each on top of fcnt_plus as it then was
     # (fcnt_plus_scale_from_start); none is in fcnt_plus.
     # The box's size read from SNet's map (see LocalizationConfig.size_from_snet_map).
@@ -631,10 +643,6 @@ PRESETS = {
     # LocalizationConfig.constant_velocity).
     "fcnt_plus_motion_model": _first_plus("fcnt_plus_motion_model", [
         "localization.motion_prior=true", "localization.motion_prior_size=false", "localization.constant_velocity=true"]),
-    # Candidates measured on top of fcnt_plus as it is now.
-    # The stored sample is the latest confident frame (see UpdateConfig.stored_sample).
-    "fcnt_plus_latest_sample": lambda: dataclasses.replace(
-        plus_preset().override(["updates.stored_sample=latest_confident"]), preset="fcnt_plus_latest_sample"),
 }
 ABLATIONS = ("code", "fcnt_g", "fcnt_s", "fcnt_512", "fcnt_256", "fcnt_128", "fcnt_64", "paper")
 # fcnt_plus and each fix removed in turn, then the code preset (issue 19's ablation).
@@ -643,8 +651,10 @@ PLUS_ABLATION = ("fcnt_plus", *(f"fcnt_plus_no_{fix}" for fix in PLUS_FIXES), "c
 
 # Preset names that no longer exist, and what their configuration is called now.
 RENAMED_PRESETS = {
-    "fcnt_plus_no_scale_from_start": "it is now 'fcnt_plus' (scale_from_start was dropped from fcnt_plus); "
-                                     "fcnt_plus as first built is 'fcnt_plus_scale_from_start'",
+    "fcnt_plus_no_scale_from_start": "it is now 'fcnt_plus_no_latest_sample' (scale_from_start was dropped "
+                                     "from fcnt_plus, then latest_sample joined it); fcnt_plus as first built "
+                                     "is 'fcnt_plus_scale_from_start'",
+    "fcnt_plus_latest_sample": "it is now 'fcnt_plus' (latest_sample joined fcnt_plus)",
 }
 
 

@@ -2,6 +2,7 @@ import dataclasses
 
 import pytest
 
+from fcnt_jax import config as config_module
 from fcnt_jax.config import FCNTConfig, get_config
 
 
@@ -124,7 +125,7 @@ def test_optional_integer_fields_parse_as_integers():
 
 
 def test_fcnt_plus_changes_only_its_fixes_and_each_ablation_reverts_one():
-    from fcnt_jax.config import DROPPED_PLUS_FIXES, PLUS_ABLATION, PLUS_FIXES
+    from fcnt_jax.config import DROPPED_PLUS_FIXES, PLUS_ABLATION, PLUS_FIXES, PLUS_STAGES
 
     code, plus = get_config("code"), get_config("fcnt_plus")
     assert code == FCNTConfig()  # the default stays the code preset
@@ -133,21 +134,34 @@ def test_fcnt_plus_changes_only_its_fixes_and_each_ablation_reverts_one():
         return {f"{s}.{f.name}" for s in ("roi", "selection", "heads", "localization", "updates")
                 for f in dataclasses.fields(getattr(a, s)) if getattr(getattr(a, s), f.name) != getattr(getattr(b, s), f.name)}
 
-    fields = {name: {a.split("=")[0] for a in fix} for name, fix in PLUS_FIXES.items()}
-    assert changed(plus, code) == set().union(*fields.values())
+    fields = {name: {a.split("=")[0] for a in fix} for name, fix in {**PLUS_FIXES, **DROPPED_PLUS_FIXES}.items()}
+    assert changed(plus, code) == set().union(*(fields[name] for name in PLUS_FIXES))
     assert plus.preset == "fcnt_plus" and plus.heads.gnet_first_frame_iterations == 150
+    assert plus.updates.stored_sample == "latest_confident"
     assert not plus.localization.scale_sampling_from_start  # dropped: the code's frame-20 rule decides
-    # The preset as first built: fcnt_plus plus the dropped fix, and its arms, each one fix from it.
+    # The earlier stages: before latest_sample joined (= fcnt_plus's arm without it), and as first
+    # built (that stage plus the dropped scale_from_start).
+    before = get_config("fcnt_plus_no_latest_sample")
+    assert changed(before, plus) == fields["latest_sample"] and before.preset == "fcnt_plus_no_latest_sample"
     first = get_config("fcnt_plus_scale_from_start")
     assert set(DROPPED_PLUS_FIXES) == {"scale_from_start"}
-    assert changed(first, plus) == {"localization.scale_sampling_from_start"} and first.preset == "fcnt_plus_scale_from_start"
-    for name in PLUS_FIXES:
-        variant = get_config(f"fcnt_plus_no_{name}")
-        assert changed(variant, plus) == fields[name], name  # exactly that fix is switched off ...
-        assert changed(variant, code) == set().union(*fields.values()) - fields[name]  # ... back to code
-        assert changed(get_config(f"fcnt_plus_scale_from_start_no_{name}"), first) == fields[name], name
-    with pytest.raises(ValueError, match="renamed: it is now 'fcnt_plus'"):
+    assert changed(first, before) == fields["scale_from_start"] and first.preset == "fcnt_plus_scale_from_start"
+    # Every stage's arms: exactly one of its fixes switched back to code's value.
+    for stage, (fixes, arms) in PLUS_STAGES.items():
+        base = get_config(stage)
+        assert changed(base, code) == set().union(*(fields[f] for f in fixes)), stage
+        for name in arms:
+            variant = get_config(f"{stage}_no_{name}")
+            assert changed(variant, base) == fields[name], (stage, name)
+            assert changed(variant, code) == changed(base, code) - fields[name], (stage, name)
+            assert variant.preset == f"{stage}_no_{name}"
+    assert set(PLUS_STAGES["fcnt_plus"][1]) == set(PLUS_FIXES)
+    with pytest.raises(ValueError, match="renamed: it is now 'fcnt_plus_no_latest_sample'"):
         get_config("fcnt_plus_no_scale_from_start")
+    with pytest.raises(ValueError, match="renamed: it is now 'fcnt_plus'"):
+        get_config("fcnt_plus_latest_sample")
+    with pytest.raises(ValueError, match="unknown fcnt_plus fix"):
+        config_module.plus_preset(without="scale_from_start")
     assert PLUS_ABLATION == ("fcnt_plus", *(f"fcnt_plus_no_{fix}" for fix in PLUS_FIXES), "code")
     with pytest.raises(ValueError, match="aspect_sigma=-1"):
         get_config("fcnt_plus", ["localization.aspect_sigma=-1"])

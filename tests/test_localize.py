@@ -107,7 +107,7 @@ def test_update_triggers():
     assert bool(should_store(jnp.float32(0.5), jnp.float32(0.4), code))
     assert not bool(should_store(jnp.float32(0.3), jnp.float32(0.0), code))   # not above 0.35
     assert not bool(should_store(jnp.float32(0.5), jnp.float32(0.6), code))   # not above the stored one
-    latest = get_config("fcnt_plus_latest_sample")
+    latest = get_config("fcnt_plus")  # latest_sample is one of its fixes
     assert bool(should_store(jnp.float32(0.4), jnp.float32(0.6), latest))    # any frame above 0.35
     assert not bool(should_store(jnp.float32(0.3), jnp.float32(0.0), latest))
     assert bool(adaptation_due(jnp.int32(19), jnp.float32(0.5), code))        # the 20th frame
