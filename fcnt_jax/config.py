@@ -602,6 +602,11 @@ PLUS_STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
+def plus_name(stage: str = "fcnt_plus", without: str | None = None) -> str:
+    """The preset name of ``stage`` (see ``PLUS_STAGES``) with the fix ``without`` switched off."""
+    return stage if without is None else f"{stage}_no_{without}"
+
+
 def plus_preset(without: str | None = None, stage: str = "fcnt_plus") -> FCNTConfig:
     """fcnt_plus (or fcnt_plus as it was at ``stage``, see ``PLUS_STAGES``), or with the fix
     ``without`` switched back to the code preset's value."""
@@ -610,8 +615,7 @@ def plus_preset(without: str | None = None, stage: str = "fcnt_plus") -> FCNTCon
         raise ValueError(f"unknown {stage} fix {without!r}; choose one of {sorted(arms)}")
     every_fix = {**PLUS_FIXES, **DROPPED_PLUS_FIXES}
     assignments = [a for name in fixes if name != without for a in every_fix[name]]
-    name = stage if without is None else f"{stage}_no_{without}"
-    return dataclasses.replace(code_preset().override(assignments), preset=name)
+    return dataclasses.replace(code_preset().override(assignments), preset=plus_name(stage, without))
 
 
 def _first_plus(name: str, assignments: list[str]):
@@ -630,8 +634,9 @@ PRESETS = {
     # heads keep 32 conv1 maps in every variant [O:solver/gnet_*.prototxt, spec §4].
     **{f"fcnt_{k}": _ablation(f"fcnt_{k}", [f"selection.num_channels={k}"]) for k in (512, 256, 128, 64)},
     # fcnt_plus and its ablation arms; then fcnt_plus as it was at earlier stages, and their arms.
-    **{(stage if without is None else f"{stage}_no_{without}"):
-       (lambda stage=stage, without=without: plus_preset(without, stage))
+    # (fcnt_plus's arm without latest_sample is also the stage of that name: the same config, so the
+    # stage's entry replaces the arm's and the key keeps the arm's place, right after fcnt_plus's arms.)
+    **{plus_name(stage, without): (lambda stage=stage, without=without: plus_preset(without, stage))
        for stage, (_, arms) in PLUS_STAGES.items() for without in (None, *arms)},
     # The candidate fixes below were measured and rejected, each on top of fcnt_plus as it then was
     # (fcnt_plus_scale_from_start); none is in fcnt_plus.
@@ -648,7 +653,7 @@ PRESETS = {
 }
 ABLATIONS = ("code", "fcnt_g", "fcnt_s", "fcnt_512", "fcnt_256", "fcnt_128", "fcnt_64", "paper")
 # fcnt_plus and each fix removed in turn, then the code preset (issue 19's ablation).
-PLUS_ABLATION = ("fcnt_plus", *(f"fcnt_plus_no_{fix}" for fix in PLUS_FIXES), "code")
+PLUS_ABLATION = (plus_name(), *(plus_name(without=fix) for fix in PLUS_FIXES), "code")
 
 
 # Preset names that no longer exist, and what their configuration is called now.
