@@ -285,9 +285,11 @@ class LocalizationConfig:
     # Aspect (r = h / w) std per frame, as a fraction of the initial aspect r0. code and paper 0:
     # the aspect is never sampled [O:init_tracker.m affsig(5) = 0], spec §5.2. Not in FCNT when > 0:
     # the box's aspect follows the target, and the ROI side follows the box's diagonal instead of
-    # its width (the two agree only while the aspect is frozen). [OURS, issue 19's audit: on Diving
-    # the fixed box drifts as the diver crouches. The value 0.004 in fcnt_plus is the paper's scale
-    # rate (0.4 % of the initial size per frame) [P §5], applied to the aspect, not tuned.]
+    # its width (the two agree only while the aspect is frozen). The width stays s x 64 (IVT's
+    # aspect scales the height), so while scale sampling is off only the height moves.
+    # [OURS, issue 19's audit: on Diving the fixed box drifts as the diver crouches. The value
+    # 0.004 in fcnt_plus is the paper's scale rate (0.4 % of the initial size per frame) [P §5],
+    # applied to the aspect, not tuned.]
     aspect_sigma: float = 0.0
     # IVT template side: s = w / 64. [O:util/loc2affgeo.m p_sz=64]
     template_size: int = 64
@@ -572,6 +574,10 @@ PLUS_FIXES: dict[str, tuple[str, ...]] = {
     # GNet's particle instead of holding the box when SNet is unsure (Football1 frames 19-21).
     "gnet_fallback": ("localization.gnet_fallback=true",),
     # The aspect sampled (0.4 % of r0 a frame), so a box can follow a crouching diver (Diving).
+    # As built, the width is the scale's and the aspect moves the height only, so where scale
+    # sampling never turns on (9 of 16 dev sequences, Diving among them) the box cannot widen:
+    # the summary's "width never resized" column; WORKSPACE "The ablation of fcnt_plus with
+    # latest_sample".
     "aspect": ("localization.aspect_sigma=0.004",),
     # SNet's updates train on the latest confident frame, not on the first frame's look until the
     # first adaptation (Football1: the store was first replaced at frame 19, after the player was

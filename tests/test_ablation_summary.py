@@ -71,17 +71,19 @@ def test_mechanisms_count_the_deciding_net_and_measure_the_box_against_the_truth
         "box": [[1, 1, 10, 20], [1, 1, 20, 20], [1, 1, 20, 40], [1, 1, 10, 20], [1, 1, 5, 10]]}}
     gt = np.array([[0, 0, 10, 20]] * 4 + [[np.nan] * 4])  # the last frame's target is not visible
     m = mechanisms(row, gt)
-    assert (m["snet"], m["fallback"], m["held"]) == (1, 1, 1)
+    assert (m["snet"], m["fallback"], m["held"], m["width_fixed"]) == (1, 1, 1, 0)
     # Areas 1, 2, 4, 1 times the truth's: geometric mean 2^(3/4); aspects 1, 0.5, 1, 1: 0.5^(1/4).
     assert m["area_ratio"] == pytest.approx(2 ** 0.75) and m["aspect_ratio"] == pytest.approx(0.5 ** 0.25)
     text, table = mechanism_lines({("fcnt_plus", "otb", 0): [row]}, {"A": gt})
-    assert "| fcnt_plus | otb | 0 | 1 | 1 | 1 | 1.68 | 0.84 |" in text
+    assert "| fcnt_plus | otb | 0 | 1 | 1 | 1 | 0 of 1 | 1.68 | 0.84 |" in text
     assert table["fcnt_plus"]["otb"]["0"]["A"] == m
     # Per sequence: B has no truth, so its cell is empty; A's is its own geometric mean.
     row_b = {"sequence": "B", "per_frame": {"decided_by": ["gnet"], "g_pd": [0.0], "box": [[0, 0, 5, 5]]}}
     text, _ = mechanism_lines({("fcnt_plus", "otb", 0): [row, row_b], ("code", "otb", 1): [row_b]}, {"A": gt})
     assert "| preset | seed | A | B |" in text
     assert "| fcnt_plus | 0 | 1.68 |  |" in text and "| code | 1 |  |  |" in text
+    # B's one box never changes width; A's does: one of the two sequences.
+    assert "| fcnt_plus | otb | 0 | 1 | 1 | 1 | 1 of 2 |" in text
     assert mechanisms({"sequence": "B"}, None) == {"snet": 0, "held": 0, "fallback": 0}
 
 

@@ -129,15 +129,18 @@ def results_on_disk(out: Path, set_names: list[str], seeds: list[int], presets: 
 
 def mechanisms(row: dict, groundtruth: np.ndarray | None, distracter_ratio: float = 0.2) -> dict:
     """What each fix acts on, from one sequence's per-frame record: frames SNet decided, frames the
-    GNet fallback took (GNet decided although its P_d marked a distracter), frames held, and the
-    box's size and shape against the ground truth (geometric means over frames with a visible
-    target: area ratio > 1 is a box too big; aspect ratio (h/w over the truth's))."""
+    GNet fallback took (GNet decided although its P_d marked a distracter), frames held, whether the
+    box's width never changed (scale never sampled: a sampled aspect can then move only the
+    height), and the box's size and shape against the ground truth (geometric means over frames
+    with a visible target: area ratio > 1 is a box too big; aspect ratio (h/w over the truth's))."""
     frames = row.get("per_frame") or {}
     # Counts from the second frame on, as decided_by_counts (the first is the training frame).
     by, pd = frames.get("decided_by", [])[1:], frames.get("g_pd", [])[1:]
     out = {"snet": by.count("snet"), "held": by.count("held"),
            "fallback": sum(1 for b, p in zip(by, pd) if b == "gnet" and p is not None and p >= distracter_ratio)}
     boxes = np.asarray(frames.get("box", []), np.float64)
+    if len(boxes):
+        out["width_fixed"] = int(np.all(boxes[:, 2] == boxes[0, 2]))
     if groundtruth is not None and len(boxes):
         gt = np.asarray(groundtruth, np.float64)[:len(boxes)]
         ok = np.all(np.isfinite(gt), axis=1) & (gt[:, 2] > 0) & (gt[:, 3] > 0) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
@@ -150,22 +153,23 @@ def mechanisms(row: dict, groundtruth: np.ndarray | None, distracter_ratio: floa
 
 def mechanism_lines(rows: dict[tuple[str, str, int], list[dict]], truths: dict[str, np.ndarray]) -> tuple[str, dict]:
     """Per preset, set and seed, summed over sequences: frames SNet decided, fallback frames, held
-    frames; and the mean over sequences of the box's area and aspect ratio to the ground truth."""
+    frames, sequences whose box width never changed; and the mean over sequences of the box's area and aspect ratio to the ground truth."""
     table: dict = {}
     lines = ["### What the fixes act on", "",
-             "| preset | set | seed | SNet decided | GNet fallback | held | box area / truth | box aspect / truth |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| preset | set | seed | SNet decided | GNet fallback | held | width never resized (sequences) "
+             "| box area / truth | box aspect / truth |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for (preset, set_name, seed), seq_rows in rows.items():
         per_seq = {r["sequence"]: mechanisms(r, truths.get(r["sequence"])) for r in seq_rows if "per_frame" in r}
         if not per_seq:
             continue
         table.setdefault(preset, {}).setdefault(set_name, {})[str(seed)] = per_seq
-        total = {k: sum(m[k] for m in per_seq.values()) for k in ("snet", "fallback", "held")}
+        total = {k: sum(m.get(k, 0) for m in per_seq.values()) for k in ("snet", "fallback", "held", "width_fixed")}
         area = [m["area_ratio"] for m in per_seq.values() if "area_ratio" in m]
         aspect = [m["aspect_ratio"] for m in per_seq.values() if "aspect_ratio" in m]
         fmt = (lambda v: f"{float(np.exp(np.mean(np.log(v)))):.2f}" if v else "")
         lines.append(f"| {preset} | {set_name} | {seed} | {total['snet']} | {total['fallback']} | {total['held']} "
-                     f"| {fmt(area)} | {fmt(aspect)} |")
+                     f"| {total['width_fixed']} of {len(per_seq)} | {fmt(area)} | {fmt(aspect)} |")
     lines += area_lines(table)
     return "\n".join(lines) + "\n", table
 
