@@ -575,7 +575,7 @@ PLUS_FIXES: dict[str, tuple[str, ...]] = {
     "gnet_fallback": ("localization.gnet_fallback=true",),
     # The aspect sampled (0.4 % of r0 a frame), so a box can follow a crouching diver (Diving).
     # As built, the width is the scale's and the aspect moves the height only, so where scale
-    # sampling never turns on (9 of 16 dev sequences, Diving among them) the box cannot widen:
+    # sampling never turns on (10 of 16 dev sequences in seed 0, Diving among them) it cannot widen:
     # the summary's "width never resized" column; WORKSPACE "The ablation of fcnt_plus with
     # latest_sample".
     "aspect": ("localization.aspect_sigma=0.004",),
