@@ -51,7 +51,7 @@ class TrackResult:
 
 # What each frame's StepOutput says about the decision (issue 19), kept per frame in <Seq>.json.
 DIAGNOSTICS = ("decided_by", "confidence", "g_confidence", "s_confidence", "g_pd", "s_pd", "g_peak", "s_peak",
-               "adapted", "discriminated")
+               "adapted", "discriminated", "g_distracter")
 
 
 def diagnostic_fields(out) -> dict:
@@ -287,7 +287,9 @@ def per_frame_record(result: TrackResult) -> dict[str, list]:
     d = result.diagnostics
     rec = {"box": [[round(float(v), 3) for v in row] for row in box_to_otb(result.boxes)],
            "decided_by": [("gnet", "snet", "held")[int(v)] for v in d["decided_by"]],
-           "adapted": [bool(v) for v in d["adapted"]], "discriminated": [bool(v) for v in d["discriminated"]]}
+           "adapted": [bool(v) for v in d["adapted"]], "discriminated": [bool(v) for v in d["discriminated"]],
+           # GNet's distracter test as the tracker took it (g_pd below is rounded to 4 digits)
+           "g_distracter": [bool(v) for v in d["g_distracter"]]}
     for k in DIAGNOSTICS:
         rec.setdefault(k, [num(v) for v in d[k]])
     return rec

@@ -85,6 +85,14 @@ def test_mechanisms_count_the_deciding_net_and_measure_the_box_against_the_truth
     # B's one box never changes width; A's does: one of the two sequences.
     assert "| fcnt_plus | otb | 0 | 1 | 1 | 1 | 1 of 2 |" in text
     assert mechanisms({"sequence": "B"}, None) == {"snet": 0, "held": 0, "fallback": 0}
+    # The tracker's own test, where recorded, over P_d rounded in the JSON: frame 5 read 0.2 but
+    # the test did not fire (P_d 0.19996), frame 3 fired.
+    row_c = {"sequence": "C", "per_frame": {"decided_by": ["gnet", "snet", "gnet", "gnet", "gnet"],
+                                            "g_pd": [0.0, 0.5, 0.3, 0.1, 0.2],
+                                            "g_distracter": [False, True, True, False, False]}}
+    assert mechanisms(row_c, None)["fallback"] == 1
+    del row_c["per_frame"]["g_distracter"]
+    assert mechanisms(row_c, None)["fallback"] == 2
 
 
 def test_dev_sets_keep_the_named_sequences_of_each_root(tmp_path):

@@ -77,6 +77,7 @@ def test_per_frame_diagnostics_are_written_and_plotted(tmp_path):
     diag["adapted"] = np.array([False, False, False, True, False])
     diag["discriminated"] = np.array([False, True, False, False, False])
     diag["g_pd"] = np.array([0.1, 0.5, np.inf, 2.0, np.nan])
+    diag["g_distracter"] = np.array([False, True, True, True, False])
     result = TrackResult("Seq", boxes, diag["confidence"], diag["decided_by"], {"init_s": 1.0}, None,
                          diagnostics=diag)
     _, js = write_results(result, tmp_path, groundtruth=boxes + 1.0, distracter_ratio=0.2)
@@ -85,6 +86,7 @@ def test_per_frame_diagnostics_are_written_and_plotted(tmp_path):
     assert per_frame["box"][1] == [12.0, 21.0, 30.0, 40.0]  # OTB 1-based
     assert per_frame["g_pd"] == [0.1, 0.5, 1e6, 2.0, None]
     assert per_frame["discriminated"] == [False, True, False, False, False]
+    assert per_frame["g_distracter"] == [False, True, True, True, False]
     assert per_frame["s_peak"] == [round(v, 4) for v in np.linspace(0.1, 0.5, n)]
     image = Image.open(tmp_path / "Seq_diagnostics.png")
     assert image.size == (900, 900)

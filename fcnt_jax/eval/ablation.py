@@ -135,9 +135,13 @@ def mechanisms(row: dict, groundtruth: np.ndarray | None, distracter_ratio: floa
     with a visible target: area ratio > 1 is a box too big; aspect ratio (h/w over the truth's))."""
     frames = row.get("per_frame") or {}
     # Counts from the second frame on, as decided_by_counts (the first is the training frame).
-    by, pd = frames.get("decided_by", [])[1:], frames.get("g_pd", [])[1:]
+    by = frames.get("decided_by", [])[1:]
+    if "g_distracter" in frames:  # the tracker's own test
+        g_distracter = frames["g_distracter"][1:]
+    else:  # records written before it was kept: the test redone on P_d as rounded in the JSON
+        g_distracter = [p is not None and p >= distracter_ratio for p in frames.get("g_pd", [])[1:]]
     out = {"snet": by.count("snet"), "held": by.count("held"),
-           "fallback": sum(1 for b, p in zip(by, pd) if b == "gnet" and p is not None and p >= distracter_ratio)}
+           "fallback": sum(1 for b, d in zip(by, g_distracter) if b == "gnet" and d)}
     boxes = np.asarray(frames.get("box", []), np.float64)
     if len(boxes):
         out["width_fixed"] = int(np.all(boxes[:, 2] == boxes[0, 2]))
