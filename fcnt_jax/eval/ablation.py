@@ -129,7 +129,7 @@ def results_on_disk(out: Path, set_names: list[str], seeds: list[int], presets: 
 
 def mechanisms(row: dict, groundtruth: np.ndarray | None, distracter_ratio: float = 0.2) -> dict:
     """What each fix acts on, from one sequence's per-frame record: frames SNet decided, frames the
-    GNet fallback took (GNet decided although its P_d marked a distracter), frames held, whether the
+    GNet fallback took (GNet decided although its distracter test fired), frames held, whether the
     box's width never changed (scale never sampled: a sampled aspect can then move only the
     height), and the box's size and shape against the ground truth (geometric means over frames
     with a visible target: area ratio > 1 is a box too big; aspect ratio (h/w over the truth's))."""
@@ -157,7 +157,8 @@ def mechanisms(row: dict, groundtruth: np.ndarray | None, distracter_ratio: floa
 
 def mechanism_lines(rows: dict[tuple[str, str, int], list[dict]], truths: dict[str, np.ndarray]) -> tuple[str, dict]:
     """Per preset, set and seed, summed over sequences: frames SNet decided, fallback frames, held
-    frames, sequences whose box width never changed; and the mean over sequences of the box's area and aspect ratio to the ground truth."""
+    frames, sequences whose box width never changed; and the mean over sequences of the box's area
+    and aspect ratio to the ground truth."""
     table: dict = {}
     lines = ["### What the fixes act on", "",
              "| preset | set | seed | SNet decided | GNet fallback | held | width never resized (sequences) "
