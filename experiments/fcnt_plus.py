@@ -5,7 +5,8 @@
 tracks every preset of ``--presets`` (default ``config.PLUS_ABLATION``) for every seed on
 ``--otb_root`` (first ``--otb_frames``) and ``--analysis_root`` (first ``--analysis_frames``), each
 run resumable (experiments.benchmark's runner, frames padded to one canvas per set: rerun the same
-command after an interruption). Results go to ``<output_dir>/seed<s>/<set>/<preset>/``; one OPE
+command after an interruption). Results go to ``<output_dir>/seed<s>/<set>/<folder>/`` (the folder
+is ``config.result_folder(preset)``, never renamed, with the ``config.json`` that ran); one OPE
 report per set and seed (per-sequence tables, plots) to ``<output_dir>/report/``; and
 ``<output_dir>/fcnt_plus.md`` / ``.json``: per preset and set the mean precision@20 and AUC, their
 range over seeds, and each sequence's AUC change against ``code`` (the issue allows no dev sequence
@@ -28,7 +29,7 @@ from absl import app, flags
 
 from experiments import run_main
 
-from fcnt_jax.config import PLUS_ABLATION, get_config
+from fcnt_jax.config import PLUS_ABLATION, get_config, result_folder
 from fcnt_jax.eval.ablation import all_sets_lines, mechanism_lines, results_on_disk, summarise, target_lines
 
 flags.DEFINE_string("otb_root", "../shared/data/OTB", "OTB-layout dev sequences ('' to skip)")
@@ -79,7 +80,7 @@ def main(argv):
         """Where a preset's results for one set and seed live."""
         if earlier_run(preset, set_name, seed):
             return Path(FLAGS.code_otb_dir)
-        return out / f"seed{seed}" / set_name / preset
+        return out / f"seed{seed}" / set_name / result_folder(preset)
 
     rows: dict[tuple[str, str, int], list[dict]] = {}
     runs = [(p, s) for s in seeds for p in configs]
@@ -91,6 +92,7 @@ def main(argv):
                 rows[(preset, set_name, seed)] = run_benchmark(params, "otb", root, folder, configs[preset], chosen,
                                                                frames, seed, log=stderr_log, pad_to_common=True)
                 write_text_atomic(folder / "summary.md", summary_table(rows[(preset, set_name, seed)]) + "\n")
+                write_text_atomic(folder / "config.json", json.dumps(configs[preset].to_dict(), indent=2) + "\n")
     # The summary covers every preset and seed already under --output_dir, not only this run's, so
     # that a run of one arm does not rewrite fcnt_plus.md / .json without the others.
     all_seeds, presets = results_on_disk(out, list(per_set), seeds, list(configs))

@@ -112,7 +112,9 @@ def test_dev_sets_keep_the_named_sequences_of_each_root(tmp_path):
 def test_results_on_disk_adds_what_earlier_runs_left_and_puts_code_last(tmp_path):
     from fcnt_jax.eval.ablation import results_on_disk
 
-    for folder in ("seed0/otb/fcnt_plus", "seed0/otb/code", "seed2/otb_analysis/fcnt_plus_no_aspect",
+    for folder in ("seed0/otb/plus-gnet_fallback-latest_sample", "seed0/otb/code",
+                   "seed2/otb_analysis/fcnt_plus_no_aspect",  # a legacy folder: fcnt_plus_gnet_fit's runs
+                   "seed0/otb/fcnt_plus_gnet_fit_aspect",  # a preset's name, but not its folder (that is fcnt_plus)
                    "seed5/elsewhere/fcnt_plus_snet_size",  # a set this summary does not cover
                    "seed1/otb/not_a_preset", "seedx/otb/paper"):  # unknown preset, unparsable seed
         (tmp_path / folder).mkdir(parents=True)
@@ -120,4 +122,4 @@ def test_results_on_disk_adds_what_earlier_runs_left_and_puts_code_last(tmp_path
     (tmp_path / "seed3" / "otb" / "fcnt_g").write_text("a file, not a result folder")
     seeds, presets = results_on_disk(tmp_path, ["otb", "otb_analysis"], [1], ["fcnt_plus_motion_model"])
     assert seeds == [0, 1, 2]
-    assert presets == ["fcnt_plus", "fcnt_plus_no_aspect", "fcnt_plus_motion_model", "code"]
+    assert presets == ["fcnt_plus", "fcnt_plus_gnet_fit", "fcnt_plus_motion_model", "code"]

@@ -124,48 +124,111 @@ def test_optional_integer_fields_parse_as_integers():
     assert get_config("code", ["localization.translation_sigma_px=12"]).localization.translation_sigma_px == 12.0
 
 
+def _changed(a, b) -> set[str]:
+    """The ``section.field`` names whose values differ between two configs."""
+    return {f"{s}.{f.name}" for s in ("roi", "selection", "heads", "localization", "updates")
+            for f in dataclasses.fields(getattr(a, s)) if getattr(getattr(a, s), f.name) != getattr(getattr(b, s), f.name)}
+
+
+def _fix_fields() -> dict[str, set[str]]:
+    from fcnt_jax.config import DROPPED_PLUS_FIXES, PLUS_FIXES
+
+    return {name: {a.split("=")[0] for a in fix} for name, fix in {**PLUS_FIXES, **DROPPED_PLUS_FIXES}.items()}
+
+
 def test_fcnt_plus_changes_only_its_fixes_and_each_ablation_reverts_one():
-    from fcnt_jax.config import DROPPED_PLUS_FIXES, PLUS_ABLATION, PLUS_FIXES, PLUS_STAGES
+    from fcnt_jax.config import DROPPED_PLUS_FIXES, PLUS_ABLATION, PLUS_FIXES, PLUS_VARIANTS
 
     code, plus = get_config("code"), get_config("fcnt_plus")
     assert code == FCNTConfig()  # the default stays the code preset
-
-    def changed(a, b):
-        return {f"{s}.{f.name}" for s in ("roi", "selection", "heads", "localization", "updates")
-                for f in dataclasses.fields(getattr(a, s)) if getattr(getattr(a, s), f.name) != getattr(getattr(b, s), f.name)}
-
-    fields = {name: {a.split("=")[0] for a in fix} for name, fix in {**PLUS_FIXES, **DROPPED_PLUS_FIXES}.items()}
-    assert changed(plus, code) == set().union(*(fields[name] for name in PLUS_FIXES))
-    assert plus.preset == "fcnt_plus" and plus.heads.gnet_first_frame_iterations == 150
+    fields = _fix_fields()
+    assert set(PLUS_FIXES) == {"gnet_fallback", "latest_sample"}
+    assert list(DROPPED_PLUS_FIXES) == ["scale_from_start", "gnet_fit", "aspect"]  # in the order they left
+    assert _changed(plus, code) == fields["gnet_fallback"] | fields["latest_sample"]
+    assert plus.preset == "fcnt_plus" and plus.localization.gnet_fallback
     assert plus.updates.stored_sample == "latest_confident"
-    assert not plus.localization.scale_sampling_from_start  # dropped: the code's frame-20 rule decides
-    # The earlier stages: before latest_sample joined (= fcnt_plus's arm without it), and as first
-    # built (that stage plus the dropped scale_from_start).
-    before = get_config("fcnt_plus_no_latest_sample")
-    assert changed(before, plus) == fields["latest_sample"] and before.preset == "fcnt_plus_no_latest_sample"
-    first = get_config("fcnt_plus_scale_from_start")
-    assert set(DROPPED_PLUS_FIXES) == {"scale_from_start"}
-    assert changed(first, before) == fields["scale_from_start"] and first.preset == "fcnt_plus_scale_from_start"
-    # Every stage's arms: exactly one of its fixes switched back to code's value.
-    for stage, (fixes, arms) in PLUS_STAGES.items():
-        base = get_config(stage)
-        assert changed(base, code) == set().union(*(fields[f] for f in fixes)), stage
-        for name in arms:
-            variant = get_config(f"{stage}_no_{name}")
-            assert changed(variant, base) == fields[name], (stage, name)
-            assert changed(variant, code) == changed(base, code) - fields[name], (stage, name)
-            assert variant.preset == f"{stage}_no_{name}"
-    assert set(PLUS_STAGES["fcnt_plus"][1]) == set(PLUS_FIXES)
-    with pytest.raises(ValueError, match="renamed: it is now 'fcnt_plus_no_latest_sample'"):
-        get_config("fcnt_plus_no_scale_from_start")
-    with pytest.raises(ValueError, match="renamed: it is now 'fcnt_plus'"):
-        get_config("fcnt_plus_latest_sample")
-    with pytest.raises(ValueError, match="unknown fcnt_plus fix"):
-        config_module.plus_preset(without="scale_from_start")
+    # Dropped: the code's values.
+    assert plus.heads.gnet_first_frame_iterations is None and plus.localization.aspect_sigma == 0.0
+    assert not plus.localization.scale_sampling_from_start
+    # The arms: exactly one fix switched back to code's value.
     assert PLUS_ABLATION == ("fcnt_plus", *(f"fcnt_plus_no_{fix}" for fix in PLUS_FIXES), "code")
+    for fix in PLUS_FIXES:
+        arm = get_config(f"fcnt_plus_no_{fix}")
+        assert _changed(arm, plus) == fields[fix] and arm.preset == f"fcnt_plus_no_{fix}"
+    with pytest.raises(ValueError, match="unknown fcnt_plus fix 'aspect'"):
+        config_module.plus_name(without="aspect")
+    # Every variant: code plus exactly its fixes, under its own name; no two the same config.
+    seen = {}
+    for name, fixes in PLUS_VARIANTS.items():
+        variant = get_config(name)
+        assert variant.preset == name and _changed(variant, code) == set().union(*(fields[f] for f in fixes)), name
+        key = dataclasses.replace(variant, preset="")
+        assert key not in seen, (name, seen.get(key))
+        seen[key] = name
+    # Each earlier preset is one change from the next: the chain of stages as the fixes came and went.
+    chain = ["fcnt_plus_scale_from_start", "fcnt_plus_gnet_fit_aspect_no_latest_sample", "fcnt_plus_gnet_fit_aspect",
+             "fcnt_plus_aspect", "fcnt_plus"]
+    steps = [fields["scale_from_start"], fields["latest_sample"], fields["gnet_fit"], fields["aspect"]]
+    for (a, b), step in zip(zip(chain, chain[1:]), steps):
+        assert _changed(get_config(a), get_config(b)) == step, (a, b)
     with pytest.raises(ValueError, match="aspect_sigma=-1"):
         get_config("fcnt_plus", ["localization.aspect_sigma=-1"])
-    # The rejected candidates: each one change on top of fcnt_plus as it then was (first), nothing else.
+
+
+def test_fcnt_plus_variant_names_follow_the_rule_and_retired_names_say_where_they_went():
+    from fcnt_jax.config import DROPPED_PLUS_FIXES, PLUS_FIXES, PLUS_VARIANTS, PRESETS, RENAMED_PRESETS
+
+    def rule(fixes: tuple[str, ...]) -> str:
+        return ("fcnt_plus" + "".join(f"_{f}" for f in DROPPED_PLUS_FIXES if f in fixes)
+                + "".join(f"_no_{f}" for f in PLUS_FIXES if f not in fixes))
+
+    for name, fixes in PLUS_VARIANTS.items():
+        if "scale_from_start" in fixes:  # the family as first built keeps its published names
+            assert name.startswith("fcnt_plus_scale_from_start"), name
+            assert name == "fcnt_plus_scale_from_start" + "".join(
+                f"_no_{f}" for f in ("gnet_fit", "gnet_fallback", "aspect") if f not in fixes), name
+        else:
+            assert name == rule(fixes), (name, rule(fixes))
+    for old, where in RENAMED_PRESETS.items():
+        assert old not in PRESETS
+        new = where.split("'")[1]
+        assert new in PRESETS, (old, new)
+        with pytest.raises(ValueError, match=f"preset '{old}' was renamed: it is now '{new}'"):
+            get_config(old)
+    # A retired name's configuration is the one its new name gives (checked by fixes).
+    assert PLUS_VARIANTS["fcnt_plus_aspect"] == ("gnet_fallback", "aspect", "latest_sample")  # was fcnt_plus_no_gnet_fit
+    assert set(PLUS_VARIANTS["fcnt_plus_gnet_fit_aspect"]) == {"gnet_fit", "gnet_fallback", "aspect", "latest_sample"}
+
+
+def test_every_result_folder_holds_the_configuration_of_the_preset_it_is_read_as():
+    """Folders are never renamed: ``result_folder`` maps each preset to the folder its runs wrote,
+    and each folder's config.json (what ran) must equal that preset's configuration. Real files."""
+    import json
+
+    from fcnt_jax.config import LEGACY_RESULT_FOLDERS, PLUS_VARIANTS, PRESETS, result_folder
+    from tests.conftest import REPO_ROOT
+
+    by_folder = {result_folder(p): p for p in PRESETS}
+    assert len(by_folder) == len(PRESETS)  # no two presets share a folder
+    assert result_folder("fcnt_plus") == "plus-gnet_fallback-latest_sample"
+    assert result_folder("FCNT_PLUS_GNET_FIT_ASPECT") == "fcnt_plus"  # legacy, case-insensitive like get_config
+    assert result_folder("code") == "code" and result_folder("fcnt_plus_snet_size") == "fcnt_plus_snet_size"
+    assert set(LEGACY_RESULT_FOLDERS) <= set(PLUS_VARIANTS)
+    folders = [f for f in (REPO_ROOT / "experiments" / "results" / "fcnt_plus").glob("seed*/*/*") if f.is_dir()]
+    assert len(folders) > 50
+    for folder in folders:
+        preset = by_folder.get(folder.name)
+        assert preset is not None, f"{folder}: no preset is kept in a folder of that name"
+        ran = json.loads((folder / "config.json").read_text())
+        want = get_config(preset).to_dict()
+        ran.pop("preset"), want.pop("preset")
+        assert ran == want, f"{folder}: config.json is not {preset}'s configuration"
+
+
+
+
+def test_rejected_candidates_are_one_change_on_fcnt_plus_as_first_built():
+    code, first = get_config("code"), get_config("fcnt_plus_scale_from_start")
     for name, fields_changed in {
             "fcnt_plus_snet_size": {"localization.size_from_snet_map"},
             "fcnt_plus_motion_prior": {"localization.motion_prior"},
@@ -173,7 +236,7 @@ def test_fcnt_plus_changes_only_its_fixes_and_each_ablation_reverts_one():
             "fcnt_plus_motion_model": {"localization.motion_prior", "localization.motion_prior_size",
                                        "localization.constant_velocity"}}.items():
         candidate = get_config(name)
-        assert changed(candidate, first) == fields_changed and candidate.preset == name, name
-        assert changed(candidate, code) == changed(first, code) | fields_changed, name  # code keeps them off
+        assert _changed(candidate, first) == fields_changed and candidate.preset == name, name
+        assert _changed(candidate, code) == _changed(first, code) | fields_changed, name  # code keeps them off
     with pytest.raises(ValueError, match="size_map_window"):
         get_config("fcnt_plus_snet_size", ["localization.size_map_window=0"])

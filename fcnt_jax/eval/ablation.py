@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fcnt_jax.config import PRESETS
+from fcnt_jax.config import PRESETS, result_folder
 
 # What the issue measures fcnt_plus against on the 8 OTB dev sequences, first 120 frames (issue 19:
 # HCF and MDNet's published results on those frames).
@@ -115,12 +115,13 @@ def all_sets_lines(table: dict, expected: dict[str, list[str]], reference: str =
 
 def results_on_disk(out: Path, set_names: list[str], seeds: list[int], presets: list[str]) -> tuple[list[int], list[str]]:
     """The seeds and presets to summarise: those asked for, and every known preset and seed with a
-    result folder under ``out`` (``seed<s>/<set>/<preset>/``); presets in config.PRESETS' order,
-    code last (the reference)."""
+    result folder under ``out`` (``seed<s>/<set>/<config.result_folder(preset)>/``); presets in
+    config.PRESETS' order, code last (the reference)."""
+    by_folder = {result_folder(p): p for p in PRESETS}
     found_seeds, found_presets = set(seeds), set(presets)
     for folder in out.glob("seed*/*/*"):
-        seed, set_name, preset = folder.parent.parent.name[4:], folder.parent.name, folder.name
-        if folder.is_dir() and seed.isdigit() and set_name in set_names and preset in PRESETS:
+        seed, set_name, preset = folder.parent.parent.name[4:], folder.parent.name, by_folder.get(folder.name)
+        if folder.is_dir() and seed.isdigit() and set_name in set_names and preset is not None:
             found_seeds.add(int(seed))
             found_presets.add(preset)
     order = [p for p in PRESETS if p in found_presets and p != "code"] + (["code"] if "code" in found_presets else [])
