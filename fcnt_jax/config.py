@@ -288,7 +288,7 @@ class LocalizationConfig:
     # its width (the two agree only while the aspect is frozen). The width stays s x 64 (IVT's
     # aspect scales the height), so while scale sampling is off only the height moves.
     # [OURS, issue 19's audit: on Diving the fixed box drifts as the diver crouches. The value
-    # 0.004 in fcnt_plus is the paper's scale rate (0.4 % of the initial size per frame) [P §5],
+    # 0.004 in fcnt_plus_aspect is the paper's scale rate (0.4 % of the initial size per frame) [P §5],
     # applied to the aspect, not tuned.]
     aspect_sigma: float = 0.0
     # IVT template side: s = w / 64. [O:util/loc2affgeo.m p_sz=64]
@@ -318,6 +318,8 @@ class LocalizationConfig:
     # particle is taken there. [OURS, issue 19's audit: Football1 frames 19-21, GNet confidence
     # 0.31 at 2.4 px error, SNet <= 0.1, box held.]
     gnet_fallback: bool = False
+    # The four candidates below were each measured on fcnt_plus as it then was (today's
+    # fcnt_plus_scale_from_start): "fcnt_plus" in their figures means that preset.
     # Not in FCNT (off in code, paper and fcnt_plus; the candidate preset fcnt_plus_snet_size). The
     # box's width and height, wherever the scale is not frozen, are set to the size SNet's map
     # implies around the new box: its spread in a window of size_map_window x the box, over the
@@ -434,11 +436,12 @@ class UpdateConfig:
     # the discrimination still pairs two frames. [OURS, issue 19: the tracked first frame scores
     # ~0.5, the training frame's own fit, which later frames can take long to beat, so until the
     # first adaptation the updates may keep training on the first frame's look. In
-    # fcnt_plus_no_latest_sample, seed 0, the store was first replaced at frame 19 on Football1
-    # (whose look changes within 8 frames; its discrimination updates at frames 3 and 7 used the
-    # first frame, and the frame-19 replacement was already off the player), 56 on Crossing, 20
-    # on MotorRolling, 13 on Deer. In fcnt_plus over 3 seeds: Football1 0.193 -> 0.686 AUC, the
-    # 16 dev sequences 0.657 -> 0.688. WORKSPACE "The latest confident sample".]
+    # fcnt_plus_gnet_fit_aspect_no_latest_sample, seed 0, the store was first replaced at frame 19
+    # on Football1 (whose look changes within 8 frames; its discrimination updates at frames 3 and
+    # 7 used the first frame, and the frame-19 replacement was already off the player), 56 on
+    # Crossing, 20 on MotorRolling, 13 on Deer. In fcnt_plus_gnet_fit_aspect over 3 seeds:
+    # Football1 0.193 -> 0.686 AUC, the 16 dev sequences 0.657 -> 0.688. WORKSPACE "The latest
+    # confident sample".]
     stored_sample: str = "most_confident"  # or "latest_confident"
 
     def __post_init__(self):
@@ -693,7 +696,8 @@ RENAMED_PRESETS = {
     "fcnt_plus_no_aspect": "it is now 'fcnt_plus_gnet_fit' (fcnt_plus before gnet_fit was dropped, without aspect)",
     "fcnt_plus_no_latest_sample_no_gnet_fit": "it is now 'fcnt_plus_aspect_no_latest_sample'",
     "fcnt_plus_no_latest_sample_no_aspect": "it is now 'fcnt_plus_gnet_fit_no_latest_sample'",
-    "fcnt_plus_no_latest_sample_no_gnet_fallback": "it is now 'fcnt_plus_gnet_fit_aspect_no_gnet_fallback_no_latest_sample'",
+    "fcnt_plus_no_latest_sample_no_gnet_fallback":
+        "it is now 'fcnt_plus_gnet_fit_aspect_no_gnet_fallback_no_latest_sample'",
 }
 
 # Result folders (``seed<s>/<set>/<folder>/`` under experiments.fcnt_plus's output) are never
@@ -709,7 +713,8 @@ LEGACY_RESULT_FOLDERS: dict[str, str] = {
     "fcnt_plus_gnet_fit_aspect_no_latest_sample": "fcnt_plus_no_latest_sample",
     "fcnt_plus_aspect_no_latest_sample": "fcnt_plus_no_latest_sample_no_gnet_fit",
     "fcnt_plus_gnet_fit_no_latest_sample": "fcnt_plus_no_latest_sample_no_aspect",
-    "fcnt_plus_gnet_fit_aspect_no_gnet_fallback_no_latest_sample": "fcnt_plus_no_latest_sample_no_gnet_fallback",
+    "fcnt_plus_gnet_fit_aspect_no_gnet_fallback_no_latest_sample":
+        "fcnt_plus_no_latest_sample_no_gnet_fallback",
     **{name: name for name in PLUS_VARIANTS if name.startswith("fcnt_plus_scale_from_start")},
 }
 
