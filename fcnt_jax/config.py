@@ -572,9 +572,9 @@ def _ablation(name: str, assignments: list[str]):
 # architecture; ``fcnt_plus_no_<fix>`` switches one fix back to the code's value (the ablation).
 PLUS_FIXES: dict[str, tuple[str, ...]] = {
     # GNet's particle instead of holding the box when SNet is unsure (Football1 frames 19-21).
-    # Acts on few frames (7 over seeds 0-2 of fcnt_plus_aspect's 16 dev sequences); kept as the fix
-    # of the mechanism the audit measured, not judged by the drop rule (WORKSPACE, "Dropping
-    # gnet_fit and aspect").
+    # Acts on few frames (7 in fcnt_plus over seeds 0-2 of the 16 dev sequences, 1 in
+    # fcnt_plus_aspect: the summary's "GNet fallback" column); kept as the fix of the mechanism the
+    # audit measured, not judged by the drop rule (WORKSPACE, "Dropping gnet_fit and aspect").
     "gnet_fallback": ("localization.gnet_fallback=true",),
     # SNet's updates train on the latest confident frame, not on the first frame's look until the
     # first adaptation (Football1: the store was first replaced at frame 19, after the player was
