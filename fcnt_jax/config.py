@@ -686,18 +686,17 @@ PLUS_ABLATION = (plus_name(), *(plus_name(without=fix) for fix in PLUS_FIXES), "
 # Preset names that no longer exist, and what their configuration is called now. (Three names
 # changed meaning instead: fcnt_plus, fcnt_plus_no_gnet_fallback and fcnt_plus_no_latest_sample are
 # today's preset and its arms; WORKSPACE "Dropping gnet_fit and aspect" lists what they were.)
-RENAMED_PRESETS = {
-    "fcnt_plus_no_scale_from_start": "it is now 'fcnt_plus_gnet_fit_aspect_no_latest_sample' (fcnt_plus as it "
-                                     "was after scale_from_start was dropped); fcnt_plus as first built is "
-                                     "'fcnt_plus_scale_from_start'",
-    "fcnt_plus_latest_sample": "it is now 'fcnt_plus_gnet_fit_aspect' (fcnt_plus when latest_sample joined it, "
-                               "before gnet_fit and aspect were dropped)",
-    "fcnt_plus_no_gnet_fit": "it is now 'fcnt_plus_aspect' (gnet_fit was dropped from fcnt_plus, then aspect)",
-    "fcnt_plus_no_aspect": "it is now 'fcnt_plus_gnet_fit' (fcnt_plus before gnet_fit was dropped, without aspect)",
-    "fcnt_plus_no_latest_sample_no_gnet_fit": "it is now 'fcnt_plus_aspect_no_latest_sample'",
-    "fcnt_plus_no_latest_sample_no_aspect": "it is now 'fcnt_plus_gnet_fit_no_latest_sample'",
-    "fcnt_plus_no_latest_sample_no_gnet_fallback":
-        "it is now 'fcnt_plus_gnet_fit_aspect_no_gnet_fallback_no_latest_sample'",
+RENAMED_PRESETS: dict[str, tuple[str, str]] = {  # old name -> (its preset now, why; "" when the name says it)
+    "fcnt_plus_no_scale_from_start": ("fcnt_plus_gnet_fit_aspect_no_latest_sample",
+                                      "fcnt_plus as it was after scale_from_start was dropped; fcnt_plus as "
+                                      "first built is 'fcnt_plus_scale_from_start'"),
+    "fcnt_plus_latest_sample": ("fcnt_plus_gnet_fit_aspect",
+                                "fcnt_plus when latest_sample joined it, before gnet_fit and aspect were dropped"),
+    "fcnt_plus_no_gnet_fit": ("fcnt_plus_aspect", "gnet_fit was dropped from fcnt_plus, then aspect"),
+    "fcnt_plus_no_aspect": ("fcnt_plus_gnet_fit", "fcnt_plus before gnet_fit was dropped, without aspect"),
+    "fcnt_plus_no_latest_sample_no_gnet_fit": ("fcnt_plus_aspect_no_latest_sample", ""),
+    "fcnt_plus_no_latest_sample_no_aspect": ("fcnt_plus_gnet_fit_no_latest_sample", ""),
+    "fcnt_plus_no_latest_sample_no_gnet_fallback": ("fcnt_plus_gnet_fit_aspect_no_gnet_fallback_no_latest_sample", ""),
 }
 
 # Result folders (``seed<s>/<set>/<folder>/`` under experiments.fcnt_plus's output) are never
@@ -731,11 +730,17 @@ def result_folder(preset: str) -> str:
     return key
 
 
+def presets_by_result_folder() -> dict[str, str]:
+    """The inverse of :func:`result_folder` over every preset: folder name -> preset."""
+    return {result_folder(p): p for p in PRESETS}
+
+
 def get_config(preset: str = "code", overrides: list[str] | tuple[str, ...] = ()) -> FCNTConfig:
     """A preset by name (case-insensitive: ``FCNT_G`` works), with ``section.field=value`` overrides."""
     key = preset.lower()
     if key in RENAMED_PRESETS:
-        raise ValueError(f"preset {preset!r} was renamed: {RENAMED_PRESETS[key]}")
+        new, why = RENAMED_PRESETS[key]
+        raise ValueError(f"preset {preset!r} was renamed: it is now {new!r}" + (f" ({why})" if why else ""))
     if key not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
     return PRESETS[key]().override(list(overrides))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fcnt_jax.config import PRESETS, result_folder
+from fcnt_jax.config import PRESETS, presets_by_result_folder
 
 # What the issue measures fcnt_plus against on the 8 OTB dev sequences, first 120 frames (issue 19:
 # HCF and MDNet's published results on those frames).
@@ -117,7 +117,7 @@ def results_on_disk(out: Path, set_names: list[str], seeds: list[int], presets: 
     """The seeds and presets to summarise: those asked for, and every known preset and seed with a
     result folder under ``out`` (``seed<s>/<set>/<config.result_folder(preset)>/``); presets in
     config.PRESETS' order, code last (the reference)."""
-    by_folder = {result_folder(p): p for p in PRESETS}
+    by_folder = presets_by_result_folder()
     found_seeds, found_presets = set(seeds), set(presets)
     for folder in out.glob("seed*/*/*"):
         seed, set_name, preset = folder.parent.parent.name[4:], folder.parent.name, by_folder.get(folder.name)
