@@ -116,6 +116,29 @@ def size_consensus(prev_state: jax.Array, state: jax.Array, decided_by: jax.Arra
     return jnp.where(rank[0] >= rank[1], state, kept)
 
 
+def centre_on_map_centroid(state: jax.Array, heat: jax.Array, roi: jax.Array, moved: jax.Array,
+                           template_size: int) -> jax.Array:
+    """``state`` with its centre moved to the centroid of ``heat`` (``(roi_size, roi_size)``, ROI
+    frame) over its own box, where ``moved`` and the box holds map mass; else ``state``
+    (``localization.centre_to_map_centroid``, not in FCNT). One mean-shift step: wherever the
+    box is wider or taller than the map's blob, every position that still covers the blob has
+    the same mean, so the ranking's argmax walks at random along that plateau; the centroid is
+    the one position the map itself prefers."""
+    box = state_to_box(state, template_size)
+    size = heat.shape[0]
+    centres = jnp.arange(size, dtype=jnp.float32) + 0.5
+    pts = roi_to_image(jnp.stack([centres, centres], -1), roi, size)
+    xs, ys = pts[:, 0], pts[:, 1]
+    in_x = (xs >= box[0]) & (xs <= box[0] + box[2])
+    in_y = (ys >= box[1]) & (ys <= box[1] + box[3])
+    mass = jnp.where(in_y[:, None] & in_x[None, :], heat, 0.0)
+    total = jnp.sum(mass)
+    safe = jnp.where(total > 0, total, 1.0)
+    centroid = jnp.stack([jnp.sum(jnp.sum(mass, 0) * xs), jnp.sum(jnp.sum(mass, 1) * ys)]) / safe
+    usable = moved & (total > 0) & jnp.all(jnp.isfinite(centroid))
+    return jnp.where(usable, state.at[:2].set(centroid), state)
+
+
 def clip_box(box: jax.Array, image_hw: jax.Array) -> jax.Array:
     x0 = jnp.clip(box[0], 0.0, image_hw[1])
     y0 = jnp.clip(box[1], 0.0, image_hw[0])

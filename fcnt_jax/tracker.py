@@ -293,6 +293,10 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
                                                   loc.snet_distracter_value, loc.distracter_ratio)
     target, conf, decided_by = localize.decide(state.target, particles[g_best], g_conf_all[g_best],
                                                particles[s_best], s_conf_all[s_best], g_distracter, loc)
+    if loc.centre_to_map_centroid:  # trace-time: the code preset's program has no such step
+        deciding_map = jnp.where(decided_by == localize.SNET, s_map, g_map)
+        target = localize.centre_on_map_centroid(target, deciding_map, roi, decided_by != localize.HELD,
+                                                 loc.template_size)
     if loc.size_from_snet_map:
         target = size_from_map(target, s_map, roi, conf, cfg)
     if loc.size_consensus:  # trace-time: the code preset's program has no such test
