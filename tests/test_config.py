@@ -237,3 +237,12 @@ def test_rejected_candidates_are_one_change_on_fcnt_plus_as_first_built():
         assert _changed(candidate, code) == _changed(first, code) | fields_changed, name  # code keeps them off
     with pytest.raises(ValueError, match="size_map_window"):
         get_config("fcnt_plus_snet_size", ["localization.size_map_window=0"])
+
+
+def test_centroid_candidate_is_one_change_on_todays_fcnt_plus():
+    candidate, plus = get_config("fcnt_plus_centroid"), get_config("fcnt_plus")
+    assert _changed(candidate, plus) == {"localization.centre_to_map_centroid"}
+    assert candidate.preset == "fcnt_plus_centroid" and not get_config("code").localization.centre_to_map_centroid
+    from fcnt_jax.config import ConfigError, LocalizationConfig
+    with pytest.raises(ConfigError, match="localization.centre_to_map_centroid=1: must be true or false"):
+        LocalizationConfig(centre_to_map_centroid=1)

@@ -260,3 +260,43 @@ def test_constant_velocity_prior_follows_a_moving_target_the_static_prior_lags()
         best = particles[jnp.argmax(rank * L.motion_prior(particles, centre, sigma, size=False))]
         errors[name] = float(jnp.abs(best[0] - target_xy[0]))
     assert errors["velocity"] < 2.0 < errors["static"] < 7.0, errors
+
+
+def test_centre_on_map_centroid_takes_the_blob_centre_a_tall_box_leaves_free():
+    """A planted plateau: a 20x40 block (centre (100, 110)) inside a 20x80 box centred at (100, 95).
+    Every vertical position of the box that covers the block has the same mean, so the ranking
+    cannot place it; the centroid over the box is the block's centre, by hand. Size and aspect stay;
+    a held frame or a box with no map mass keeps the state."""
+    roi = jnp.array([0.0, 0.0, 200.0])
+    heat = jnp.asarray(_block_blob(10, 20, centre=(100.0, 110.0)))
+    state = jnp.array([100.0, 95.0, 20.0 / 64, 4.0])
+    boxes = L.particle_boxes(jnp.stack([state, state.at[1].set(110.0)]), 64)
+    conf = L.particle_confidence(heat, boxes, roi, 200)
+    assert float(conf[0]) == pytest.approx(float(conf[1]), rel=1e-5)  # the plateau: both rank alike
+    got = L.centre_on_map_centroid(state, heat, roi, jnp.bool_(True), 64)
+    np.testing.assert_allclose(np.asarray(got), [100.0, 110.0, 20.0 / 64, 4.0], rtol=1e-5)
+    np.testing.assert_array_equal(np.asarray(L.centre_on_map_centroid(state, heat, roi, jnp.bool_(False), 64)),
+                                  np.asarray(state))
+    far = state.at[0].set(160.0)  # the box holds no map mass: no centroid to move to
+    np.testing.assert_array_equal(np.asarray(L.centre_on_map_centroid(far, heat, roi, jnp.bool_(True), 64)),
+                                  np.asarray(far))
+
+
+def test_centre_on_map_centroid_weights_by_the_map_inside_the_box_only():
+    """Two blobs: one in the box's lower part (weight 1, 10x10 px around (100, 120)) and a stronger
+    one just outside it (weight 3, at (130, 100); inside a window twice the box). Only mass inside
+    the box counts, so the centre moves to the inner blob's centre; with a ramp map the centroid is
+    the ramp's weighted mean, by hand."""
+    roi = jnp.array([0.0, 0.0, 200.0])
+    heat = _block_blob(5, 5, centre=(100.0, 120.0)) + 3.0 * _block_blob(5, 5, centre=(130.0, 100.0))
+    state = jnp.array([100.0, 100.0, 40.0 / 64, 1.5])  # a 40x60 box: y in [70, 130]
+    got = L.centre_on_map_centroid(state, jnp.asarray(heat), roi, jnp.bool_(True), 64)
+    np.testing.assert_allclose(np.asarray(got[:2]), [100.0, 120.0], rtol=1e-5)
+    # A ramp in x across the box (x in [80, 120]): weights x - 80 at pixel centres, centroid
+    # sum(x (x - 80)) / sum(x - 80) over x = 80.5 ... 119.5.
+    yy, xx = np.mgrid[0:200, 0:200] + 0.5
+    ramp = np.clip(xx - 80.0, 0.0, None).astype(np.float32)
+    xs = np.arange(80, 120) + 0.5
+    want_x = np.sum(xs * (xs - 80.0)) / np.sum(xs - 80.0)
+    got = L.centre_on_map_centroid(state, jnp.asarray(ramp), roi, jnp.bool_(True), 64)
+    np.testing.assert_allclose(np.asarray(got[:2]), [want_x, 100.0], rtol=1e-5)

@@ -289,3 +289,30 @@ def test_stored_sample_is_the_most_confident_or_the_latest_confident_frame(rule)
     if rule == "latest_confident":
         assert stored == confident  # every confident frame, and only those
     assert rules_part and sum(confident) >= 4  # the sequence tells the two rules apart
+
+
+def test_centroid_fix_moves_the_chosen_box_to_its_maps_centroid_and_nothing_else():
+    """fcnt_plus_centroid against fcnt_plus from the same state and key on a synthetic frame: the
+    maps, the decision and the box's size are the same; the box's centre is the centroid of the
+    deciding net's map over fcnt_plus's box (localize.centre_on_map_centroid, tested by hand in
+    tests/test_localize.py), and the two centres differ, so the step really applied it."""
+    from fcnt_jax import localize
+
+    frames, gt = synthetic_sequence(3)
+    params = tiny_params(jax.random.PRNGKey(0))
+    outs = {}
+    for preset in ("fcnt_plus", "fcnt_plus_centroid"):
+        cfg = get_config(preset, TINY)
+        state = tracker.init(params, frames[0], jnp.asarray(gt[0], jnp.float32), jax.random.PRNGKey(0), cfg=cfg)
+        for frame in frames[:2]:
+            state, out = tracker.step(params, state, frame, cfg=cfg, return_maps=True)
+            outs.setdefault(preset, []).append(out)
+    plain, fixed = outs["fcnt_plus"][0], outs["fcnt_plus_centroid"][0]  # the first step: same state before it
+    np.testing.assert_array_equal(np.asarray(plain.g_map), np.asarray(fixed.g_map))
+    np.testing.assert_array_equal(np.asarray(plain.s_map), np.asarray(fixed.s_map))
+    assert int(plain.decided_by) == int(fixed.decided_by) != localize.HELD
+    deciding = fixed.s_map if int(fixed.decided_by) == localize.SNET else fixed.g_map
+    want = localize.centre_on_map_centroid(geometry.box_to_state(plain.box), deciding, plain.roi, jnp.bool_(True), 64)
+    np.testing.assert_allclose(np.asarray(fixed.box), np.asarray(geometry.state_to_box(want)), atol=1e-3)
+    np.testing.assert_allclose(np.asarray(fixed.box[2:]), np.asarray(plain.box[2:]), rtol=1e-6)
+    assert float(jnp.max(jnp.abs(fixed.box[:2] - plain.box[:2]))) > 1e-3
