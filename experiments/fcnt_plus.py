@@ -6,7 +6,8 @@ tracks every preset of ``--presets`` (default ``config.PLUS_ABLATION``) for ever
 ``--otb_root`` (first ``--otb_frames``) and ``--analysis_root`` (first ``--analysis_frames``), each
 run resumable (experiments.benchmark's runner, frames padded to one canvas per set: rerun the same
 command after an interruption). Results go to ``<output_dir>/seed<s>/<set>/<folder>/`` (the folder
-is ``config.result_folder(preset)``, never renamed, with the ``config.json`` that ran); one OPE
+is ``config.result_folder(preset)``, never renamed, with the ``config.json`` that runs there, written
+before the run; resuming into a folder whose ``config.json`` differs is refused); one OPE
 report per set and seed (per-sequence tables, plots) to ``<output_dir>/report/``; and
 ``<output_dir>/fcnt_plus.md`` / ``.json``: per preset and set the mean precision@20 and AUC, their
 range over seeds, and each sequence's AUC change against ``code`` (the issue allows no dev sequence
@@ -30,7 +31,8 @@ from absl import app, flags
 from experiments import run_main
 
 from fcnt_jax.config import PLUS_ABLATION, get_config, result_folder
-from fcnt_jax.eval.ablation import all_sets_lines, mechanism_lines, results_on_disk, summarise, target_lines
+from fcnt_jax.eval.ablation import (FolderConfigMismatch, all_sets_lines, claim_result_folder, mechanism_lines,
+                                    results_on_disk, summarise, target_lines)
 
 flags.DEFINE_string("otb_root", "../shared/data/OTB", "OTB-layout dev sequences ('' to skip)")
 flags.DEFINE_integer("otb_frames", 120, "track and score the first N frames of --otb_root's sequences")
@@ -67,10 +69,6 @@ def main(argv):
     except ValueError as e:
         raise app.UsageError(str(e))
     out = Path(FLAGS.output_dir)
-    params = None
-    if FLAGS.run:
-        from fcnt_jax import backbone, weights
-        params = backbone.to_device_params(weights.load_vgg16_params(FLAGS.weights))
 
     def earlier_run(preset: str, set_name: str, seed: int) -> bool:
         """code's seed 0 on OTB comes from --code_otb_dir (an earlier run), read, never rerun."""
@@ -82,6 +80,20 @@ def main(argv):
             return Path(FLAGS.code_otb_dir)
         return out / f"seed{seed}" / set_name / result_folder(preset)
 
+    if FLAGS.run:  # every folder this run writes is claimed first, so a mismatch stops it before any work
+        try:
+            for seed in seeds:
+                for preset, cfg in configs.items():
+                    for set_name in per_set:
+                        if not earlier_run(preset, set_name, seed):
+                            claim_result_folder(folder_of(preset, set_name, seed), cfg.to_dict())
+        except FolderConfigMismatch as e:
+            raise app.UsageError(str(e))
+    params = None
+    if FLAGS.run:
+        from fcnt_jax import backbone, weights
+        params = backbone.to_device_params(weights.load_vgg16_params(FLAGS.weights))
+
     rows: dict[tuple[str, str, int], list[dict]] = {}
     runs = [(p, s) for s in seeds for p in configs]
     for i, (preset, seed) in enumerate(runs if FLAGS.run else [], 1):
@@ -92,7 +104,6 @@ def main(argv):
                 rows[(preset, set_name, seed)] = run_benchmark(params, "otb", root, folder, configs[preset], chosen,
                                                                frames, seed, log=stderr_log, pad_to_common=True)
                 write_text_atomic(folder / "summary.md", summary_table(rows[(preset, set_name, seed)]) + "\n")
-                write_text_atomic(folder / "config.json", json.dumps(configs[preset].to_dict(), indent=2) + "\n")
     # The summary covers every preset and seed already under --output_dir, not only this run's, so
     # that a run of one arm does not rewrite fcnt_plus.md / .json without the others.
     all_seeds, presets = results_on_disk(out, list(per_set), seeds, list(configs))

@@ -1,5 +1,7 @@
 """fcnt_jax.eval.ablation (issue 19's ablation summary): per-preset means, the spread over seeds, the change against code."""
 
+import json
+
 import pytest
 
 from fcnt_jax.eval.ablation import all_sets_lines, summarise, target_lines
@@ -123,3 +125,50 @@ def test_results_on_disk_adds_what_earlier_runs_left_and_puts_code_last(tmp_path
     seeds, presets = results_on_disk(tmp_path, ["otb", "otb_analysis"], [1], ["fcnt_plus_motion_model"])
     assert seeds == [0, 1, 2]
     assert presets == ["fcnt_plus", "fcnt_plus_gnet_fit", "fcnt_plus_motion_model", "code"]
+
+
+def test_claim_result_folder_writes_the_config_first_and_refuses_another_configuration(tmp_path):
+    from fcnt_jax.config import get_config
+    from fcnt_jax.eval.ablation import FolderConfigMismatch, claim_result_folder
+
+    folder = tmp_path / "seed0" / "otb" / "plus-gnet_fallback-latest_sample"
+    plus = get_config("fcnt_plus").to_dict()
+    claim_result_folder(folder, plus)
+    assert json.loads((folder / "config.json").read_text()) == plus
+    renamed = {**plus, "preset": "another_name_for_it"}  # a preset's name is not its configuration
+    claim_result_folder(folder, renamed)
+    with pytest.raises(FolderConfigMismatch) as info:
+        claim_result_folder(folder, get_config("code").to_dict())
+    message = str(info.value)
+    assert str(folder) in message
+    assert "differs in localization.gnet_fallback, updates.stored_sample)" in message  # exactly what differs
+    assert json.loads((folder / "config.json").read_text()) == renamed  # the refused claim wrote nothing
+    (folder / "config.json").write_text("{not json")
+    with pytest.raises(FolderConfigMismatch, match="unreadable"):
+        claim_result_folder(folder, plus)
+
+
+def test_fcnt_plus_script_refuses_a_folder_of_another_configuration_before_any_work(tmp_path):
+    """The whole entry point: a folder left by another configuration stops the run with the folder
+    named, before the weights are read (here they do not exist) and before any sequence is tracked."""
+    import os
+    import subprocess
+    import sys
+
+    from fcnt_jax.config import get_config
+    from tests.conftest import REPO_ROOT
+    from tests.test_batch import make_dataset
+
+    data = make_dataset(tmp_path / "data", [("One", 3, (96, 128))])
+    taken = tmp_path / "out" / "seed0" / "otb" / "plus-gnet_fallback-latest_sample"
+    taken.mkdir(parents=True)
+    (taken / "config.json").write_text(json.dumps(get_config("code").to_dict()))
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run([sys.executable, "-m", "experiments.fcnt_plus", f"--otb_root={data}", "--analysis_root=",
+                           "--presets=fcnt_plus", f"--weights={tmp_path / 'no_such_weights.npz'}",
+                           f"--output_dir={tmp_path / 'out'}"],
+                          capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=300)
+    assert done.returncode != 0
+    assert str(taken) in done.stderr and "localization.gnet_fallback" in done.stderr, done.stderr[-2000:]
+    assert "no_such_weights" not in done.stderr
+    assert sorted(p.name for p in taken.iterdir()) == ["config.json"]

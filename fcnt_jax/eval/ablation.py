@@ -113,6 +113,46 @@ def all_sets_lines(table: dict, expected: dict[str, list[str]], reference: str =
     return lines, result
 
 
+class FolderConfigMismatch(ValueError):
+    """A result folder already holds another configuration's runs."""
+
+
+def claim_result_folder(folder: Path, config: dict) -> None:
+    """Write ``folder/config.json`` (``config``: ``FCNTConfig.to_dict()``) before any run goes
+    there, so that a folder left by an interrupted run says what ran. A folder whose config.json
+    differs (other than in the preset's name) holds another configuration's results: resuming into
+    it would mix two configurations, so it raises, naming the folder and the fields that differ."""
+    import json
+
+    from fcnt_jax.files import write_text_atomic
+
+    path = Path(folder) / "config.json"
+    if path.exists():
+        try:
+            ran = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise FolderConfigMismatch(f"{path}: unreadable ({e}); move the folder away or delete the file") from None
+        differ = sorted(_differing_fields(ran, config) - {"preset"})
+        if differ:
+            raise FolderConfigMismatch(
+                f"{folder} holds results of another configuration ({path} differs in {', '.join(differ)}); "
+                "give another --output_dir, or move that folder away")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, json.dumps(config, indent=2) + "\n")
+
+
+def _differing_fields(a: dict, b: dict, prefix: str = "") -> set[str]:
+    """Dotted names of the leaves where two nested dicts differ."""
+    out = set()
+    for key in set(a) | set(b):
+        x, y = a.get(key), b.get(key)
+        if isinstance(x, dict) and isinstance(y, dict):
+            out |= _differing_fields(x, y, f"{prefix}{key}.")
+        elif x != y:
+            out.add(f"{prefix}{key}")
+    return out
+
+
 def results_on_disk(out: Path, set_names: list[str], seeds: list[int], presets: list[str]) -> tuple[list[int], list[str]]:
     """The seeds and presets to summarise: those asked for, and every known preset and seed with a
     result folder under ``out`` (``seed<s>/<set>/<config.result_folder(preset)>/``); presets in
