@@ -76,8 +76,12 @@ def test_mechanisms_count_the_deciding_net_and_measure_the_box_against_the_truth
     assert (m["snet"], m["fallback"], m["held"], m["width_fixed"]) == (1, 1, 1, 0)
     # Areas 1, 2, 4, 1 times the truth's: geometric mean 2^(3/4); aspects 1, 0.5, 1, 1: 0.5^(1/4).
     assert m["area_ratio"] == pytest.approx(2 ** 0.75) and m["aspect_ratio"] == pytest.approx(0.5 ** 0.25)
+    # The truth's size at the boxes' centres (5,10), (10,10), (10,20), (5,10): IoU 1, 1/3, 1/7, 1;
+    # the boxes' sizes at the truth's centre: IoU 1, 1/2, 1/4, 1. Success (IoU > t, t = 0:0.05:1)
+    # counts 4,4,4, 3 x4, 2 x13, 0 -> 50 / 84; and 4 x5, 3 x5, 2 x10, 0 -> 55 / 84.
+    assert m["auc_truth_size"] == pytest.approx(50 / 84) and m["auc_truth_centre"] == pytest.approx(55 / 84)
     text, table = mechanism_lines({("fcnt_plus", "otb", 0): [row]}, {"A": gt})
-    assert "| fcnt_plus | otb | 0 | 1 | 1 | 1 | 0 of 1 | 1.68 | 0.84 |" in text
+    assert "| fcnt_plus | otb | 0 | 1 | 1 | 1 | 0 of 1 | 1.68 | 0.84 | 0.595 | 0.655 |" in text
     assert table["fcnt_plus"]["otb"]["0"]["A"] == m
     # Per sequence: B has no truth, so its cell is empty; A's is its own geometric mean.
     row_b = {"sequence": "B", "per_frame": {"decided_by": ["gnet"], "g_pd": [0.0], "box": [[0, 0, 5, 5]]}}

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from fcnt_jax.config import PRESETS, presets_by_result_folder
+from fcnt_jax.eval import metrics
 
 # What the issue measures fcnt_plus against on the 8 OTB dev sequences, first 120 frames (issue 19:
 # HCF and MDNet's published results on those frames).
@@ -173,7 +174,9 @@ def mechanisms(row: dict, groundtruth: np.ndarray | None, distracter_ratio: floa
     GNet fallback took (GNet decided although its distracter test fired), frames held, whether the
     box's width never changed (scale never sampled: a sampled aspect can then move only the
     height), and the box's size and shape against the ground truth (geometric means over frames
-    with a visible target: area ratio > 1 is a box too big; aspect ratio (h/w over the truth's))."""
+    with a visible target: area ratio > 1 is a box too big; aspect ratio (h/w over the truth's)), and
+    the AUC the boxes would score with the truth's size at their centres and with their sizes at the
+    truth's centres: how much a size fix, or a centre fix, could buy at most."""
     frames = row.get("per_frame") or {}
     # Counts from the second frame on, as decided_by_counts (the first is the training frame).
     by = frames.get("decided_by", [])[1:]
@@ -193,18 +196,24 @@ def mechanisms(row: dict, groundtruth: np.ndarray | None, distracter_ratio: floa
             b, g = boxes[ok], gt[ok]
             out["area_ratio"] = float(np.exp(np.mean(np.log(b[:, 2] * b[:, 3] / (g[:, 2] * g[:, 3])))))
             out["aspect_ratio"] = float(np.exp(np.mean(np.log((b[:, 3] / b[:, 2]) / (g[:, 3] / g[:, 2])))))
+            zero_based = boxes - np.array([1.0, 1.0, 0.0, 0.0])  # the per-frame record's boxes are OTB's, 1-based
+            out["auc_truth_size"] = metrics.sequence_scores(metrics.with_truth_size(zero_based, gt), gt)["auc"]
+            out["auc_truth_centre"] = metrics.sequence_scores(metrics.with_truth_centre(zero_based, gt), gt)["auc"]
     return out
 
 
 def mechanism_lines(rows: dict[tuple[str, str, int], list[dict]], truths: dict[str, np.ndarray]) -> tuple[str, dict]:
     """Per preset, set and seed, summed over sequences: frames SNet decided, fallback frames, held
-    frames, sequences whose box width never changed; and the mean over sequences of the box's area
-    and aspect ratio to the ground truth."""
+    frames, sequences whose box width never changed; the mean over sequences of the box's area and
+    aspect ratio to the ground truth; and the mean AUC with the truth's size at the boxes' centres
+    and with the boxes' sizes at the truth's centres (``mechanisms``)."""
     table: dict = {}
     lines = ["### What the fixes act on", "",
+             "AUC with the truth's size / centre: the mean AUC the boxes would score with the truth's size at their "
+             "own centres / with their own sizes at the truth's centres, the most a size / centre fix could buy.", "",
              "| preset | set | seed | SNet decided | GNet fallback | held | width never resized (sequences) "
-             "| box area / truth | box aspect / truth |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| box area / truth | box aspect / truth | AUC with the truth's size | AUC with the truth's centre |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for (preset, set_name, seed), seq_rows in rows.items():
         per_seq = {r["sequence"]: mechanisms(r, truths.get(r["sequence"])) for r in seq_rows if "per_frame" in r}
         if not per_seq:
@@ -214,8 +223,11 @@ def mechanism_lines(rows: dict[tuple[str, str, int], list[dict]], truths: dict[s
         area = [m["area_ratio"] for m in per_seq.values() if "area_ratio" in m]
         aspect = [m["aspect_ratio"] for m in per_seq.values() if "aspect_ratio" in m]
         fmt = (lambda v: f"{float(np.exp(np.mean(np.log(v)))):.2f}" if v else "")
+        oracle = {k: [m[k] for m in per_seq.values() if k in m] for k in ("auc_truth_size", "auc_truth_centre")}
+        mean = {k: f"{float(np.mean(v)):.3f}" if v else "" for k, v in oracle.items()}
         lines.append(f"| {preset} | {set_name} | {seed} | {total['snet']} | {total['fallback']} | {total['held']} "
-                     f"| {total['width_fixed']} of {len(per_seq)} | {fmt(area)} | {fmt(aspect)} |")
+                     f"| {total['width_fixed']} of {len(per_seq)} | {fmt(area)} | {fmt(aspect)} "
+                     f"| {mean['auc_truth_size']} | {mean['auc_truth_centre']} |")
     lines += area_lines(table)
     return "\n".join(lines) + "\n", table
 

@@ -100,6 +100,22 @@ def success_curve(pred: np.ndarray, gt: np.ndarray, invalid: InvalidPolicy = "ex
     return _curve(overlap, ok, SUCCESS_THRESHOLDS, np.greater, invalid)
 
 
+def with_truth_size(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Boxes at ``pred``'s centres with ``gt``'s sizes: what a perfect size estimate would score at
+    the tracker's own centres (the headroom of a size fix)."""
+    pred, gt = np.asarray(pred, np.float64).reshape(-1, 4), np.asarray(gt, np.float64).reshape(-1, 4)
+    centre = pred[:, :2] + pred[:, 2:4] / 2
+    return np.concatenate([centre - gt[:, 2:4] / 2, gt[:, 2:4]], axis=1)
+
+
+def with_truth_centre(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Boxes of ``pred``'s sizes at ``gt``'s centres: what perfect localisation would score with the
+    tracker's own sizes (the headroom of a centre fix)."""
+    pred, gt = np.asarray(pred, np.float64).reshape(-1, 4), np.asarray(gt, np.float64).reshape(-1, 4)
+    centre = gt[:, :2] + gt[:, 2:4] / 2
+    return np.concatenate([centre - pred[:, 2:4] / 2, pred[:, 2:4]], axis=1)
+
+
 @dataclasses.dataclass(frozen=True)
 class Curves:
     """The three OPE curves of one sequence (or their mean over sequences) and the mean IoU."""
