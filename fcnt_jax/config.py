@@ -492,6 +492,32 @@ class FCNTConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> "FCNTConfig":
+        """The configuration a ``to_dict()`` record describes. A field missing from the record
+        takes its default: a record written before the field existed ran without it, and every
+        field added since defaults to the behaviour before it (the code's). A field the config no
+        longer has is an error naming it."""
+        default = cls()
+        sections = {f.name: type(getattr(default, f.name)) for f in dataclasses.fields(cls)
+                    if dataclasses.is_dataclass(getattr(default, f.name))}
+
+        def check_names(klass, values: dict[str, Any], where: str) -> None:
+            unknown = sorted(set(values) - {f.name for f in dataclasses.fields(klass)})
+            if unknown:
+                raise ConfigError(f"{where} has no field {', '.join(unknown)}")
+
+        check_names(cls, record, "config")
+        kwargs = {}
+        for name, value in record.items():
+            if name in sections:
+                if not isinstance(value, dict):
+                    raise ConfigError(f"{name}: expected a section (a mapping of its fields), got {value!r}")
+                check_names(sections[name], value, name)
+                value = sections[name](**value)
+            kwargs[name] = value
+        return cls(**kwargs)
+
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 

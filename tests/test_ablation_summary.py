@@ -148,8 +148,15 @@ def test_claim_result_folder_writes_the_config_first_and_refuses_another_configu
     assert "differs in localization.gnet_fallback, updates.stored_sample)" in message  # exactly what differs
     assert json.loads((folder / "config.json").read_text()) == renamed  # the refused claim wrote nothing
     (folder / "config.json").write_text("{not json")
-    with pytest.raises(FolderConfigMismatch, match="unreadable"):
+    with pytest.raises(FolderConfigMismatch, match="not a configuration this version can read"):
         claim_result_folder(folder, plus)
+    # A record written before a field existed is read with that field's default: the same configuration.
+    older = json.loads(json.dumps(plus))
+    del older["localization"]["centre_to_map_centroid"]
+    (folder / "config.json").write_text(json.dumps(older))
+    claim_result_folder(folder, plus)
+    with pytest.raises(FolderConfigMismatch, match="differs in localization.centre_to_map_centroid"):
+        claim_result_folder(folder, get_config("fcnt_plus_centroid").to_dict())
 
 
 def test_fcnt_plus_script_refuses_a_folder_of_another_configuration_before_any_work(tmp_path):

@@ -218,10 +218,9 @@ def test_every_result_folder_holds_the_configuration_of_the_preset_it_is_read_as
     for folder in folders:
         preset = by_folder.get(folder.name)
         assert preset is not None, f"{folder}: no preset is kept in a folder of that name"
-        ran = json.loads((folder / "config.json").read_text())
-        want = get_config(preset).to_dict()
-        ran.pop("preset"), want.pop("preset")
-        assert ran == want, f"{folder}: config.json is not {preset}'s configuration"
+        ran = FCNTConfig.from_dict(json.loads((folder / "config.json").read_text()))
+        want = get_config(preset)
+        assert dataclasses.replace(ran, preset=preset) == want, f"{folder}: config.json is not {preset}'s configuration"
 
 
 def test_rejected_candidates_are_one_change_on_fcnt_plus_as_first_built():
@@ -246,3 +245,23 @@ def test_centroid_candidate_is_one_change_on_todays_fcnt_plus():
     from fcnt_jax.config import ConfigError, LocalizationConfig
     with pytest.raises(ConfigError, match="localization.centre_to_map_centroid=1: must be true or false"):
         LocalizationConfig(centre_to_map_centroid=1)
+
+
+def test_from_dict_reads_back_every_preset_and_fills_fields_a_record_predates():
+    for name in PRESETS_TO_CHECK:
+        cfg = get_config(name)
+        assert FCNTConfig.from_dict(cfg.to_dict()) == cfg, name
+    record = get_config("fcnt_plus").to_dict()
+    del record["localization"]["centre_to_map_centroid"]  # written before the field existed
+    assert FCNTConfig.from_dict(record) == get_config("fcnt_plus")
+    from fcnt_jax.config import ConfigError
+    record["localization"]["retired_field"] = 1
+    with pytest.raises(ConfigError, match="localization has no field retired_field"):
+        FCNTConfig.from_dict(record)
+    with pytest.raises(ConfigError, match="heads: expected a section"):
+        FCNTConfig.from_dict({"heads": 3})
+    with pytest.raises(ConfigError, match="localization.num_particles=0"):  # values are still checked
+        FCNTConfig.from_dict({"localization": {"num_particles": 0}})
+
+
+PRESETS_TO_CHECK = ("code", "paper", "fcnt_g", "fcnt_plus", "fcnt_plus_centroid", "fcnt_plus_scale_from_start")

@@ -127,13 +127,16 @@ def claim_result_folder(folder: Path, config: dict) -> None:
 
     from fcnt_jax.files import write_text_atomic
 
+    from fcnt_jax.config import FCNTConfig
+
     path = Path(folder) / "config.json"
     if path.exists():
-        try:
-            ran = json.loads(path.read_text())
+        try:  # read as a configuration: fields added since the record was written take their defaults
+            ran = FCNTConfig.from_dict(json.loads(path.read_text())).to_dict()
         except (OSError, ValueError) as e:
-            raise FolderConfigMismatch(f"{path}: unreadable ({e}); move the folder away or delete the file") from None
-        differ = sorted(_differing_fields(ran, config) - {"preset"})
+            raise FolderConfigMismatch(f"{path}: not a configuration this version can read ({e}); "
+                                       "move the folder away or delete the file") from None
+        differ = sorted(_differing_fields(ran, FCNTConfig.from_dict(config).to_dict()) - {"preset"})
         if differ:
             raise FolderConfigMismatch(
                 f"{folder} holds results of another configuration ({path} differs in {', '.join(differ)}); "
