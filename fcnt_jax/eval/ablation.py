@@ -5,12 +5,14 @@ experiments.fcnt_plus; kept here so that it is importable without that script's 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
-from fcnt_jax.config import PRESETS, presets_by_result_folder
+from fcnt_jax.config import PRESETS, FCNTConfig, presets_by_result_folder
 from fcnt_jax.eval import metrics
+from fcnt_jax.files import write_text_atomic
 
 # What the issue measures fcnt_plus against on the 8 OTB dev sequences, first 120 frames (issue 19:
 # HCF and MDNet's published results on those frames).
@@ -123,12 +125,6 @@ def claim_result_folder(folder: Path, config: dict) -> None:
     there, so that a folder left by an interrupted run says what ran. A folder whose config.json
     differs (other than in the preset's name) holds another configuration's results: resuming into
     it would mix two configurations, so it raises, naming the folder and the fields that differ."""
-    import json
-
-    from fcnt_jax.files import write_text_atomic
-
-    from fcnt_jax.config import FCNTConfig
-
     path = Path(folder) / "config.json"
     if path.exists():
         try:  # read as a configuration: fields added since the record was written take their defaults
