@@ -318,8 +318,9 @@ class LocalizationConfig:
     # particle is taken there. [OURS, issue 19's audit: Football1 frames 19-21, GNet confidence
     # 0.31 at 2.4 px error, SNet <= 0.1, box held.]
     gnet_fallback: bool = False
-    # The four candidates below were each measured on fcnt_plus as it then was (today's
-    # fcnt_plus_scale_from_start): "fcnt_plus" in their figures means that preset.
+    # The four candidates below (to size_consensus) were each measured on fcnt_plus as it then was
+    # (today's fcnt_plus_scale_from_start): "fcnt_plus" in their figures means that preset. The
+    # fifth, centre_to_map_centroid, was measured on today's fcnt_plus.
     # Not in FCNT (off in code, paper and fcnt_plus; the candidate preset fcnt_plus_snet_size). The
     # box's width and height, wherever the scale is not frozen, are set to the size SNet's map
     # implies around the new box: its spread in a window of size_map_window x the box, over the
