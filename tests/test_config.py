@@ -248,7 +248,7 @@ def test_centroid_candidate_is_one_change_on_todays_fcnt_plus():
 
 
 def test_from_dict_reads_back_every_preset_and_fills_fields_a_record_predates():
-    for name in PRESETS_TO_CHECK:
+    for name in config_module.PRESETS:
         cfg = get_config(name)
         assert FCNTConfig.from_dict(cfg.to_dict()) == cfg, name
     record = get_config("fcnt_plus").to_dict()
@@ -262,6 +262,3 @@ def test_from_dict_reads_back_every_preset_and_fills_fields_a_record_predates():
         FCNTConfig.from_dict({"heads": 3})
     with pytest.raises(ConfigError, match="localization.num_particles=0"):  # values are still checked
         FCNTConfig.from_dict({"localization": {"num_particles": 0}})
-
-
-PRESETS_TO_CHECK = ("code", "paper", "fcnt_g", "fcnt_plus", "fcnt_plus_centroid", "fcnt_plus_scale_from_start")
