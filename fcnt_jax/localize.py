@@ -124,17 +124,7 @@ def centre_on_map_centroid(state: jax.Array, heat: jax.Array, roi: jax.Array, mo
     box is wider or taller than the map's blob, every position that still covers the blob has
     the same mean, so the ranking's argmax walks at random along that plateau; the centroid is
     the one position the map itself prefers."""
-    box = state_to_box(state, template_size)
-    size = heat.shape[0]
-    centres = jnp.arange(size, dtype=jnp.float32) + 0.5
-    pts = roi_to_image(jnp.stack([centres, centres], -1), roi, size)
-    xs, ys = pts[:, 0], pts[:, 1]
-    in_x = (xs >= box[0]) & (xs <= box[0] + box[2])
-    in_y = (ys >= box[1]) & (ys <= box[1] + box[3])
-    mass = jnp.where(in_y[:, None] & in_x[None, :], heat, 0.0)
-    total = jnp.sum(mass)
-    safe = jnp.where(total > 0, total, 1.0)
-    centroid = jnp.stack([jnp.sum(jnp.sum(mass, 0) * xs), jnp.sum(jnp.sum(mass, 1) * ys)]) / safe
+    total, centroid, _ = map_moments(heat, roi, state_to_box(state, template_size), window=1.0)
     usable = moved & (total > 0) & jnp.all(jnp.isfinite(centroid))
     return jnp.where(usable, state.at[:2].set(centroid), state)
 
@@ -215,11 +205,12 @@ def _truncated_std(a: float) -> float:
 SPREAD_PER_SIDE = _truncated_std(1.5) / 3.0
 
 
-def map_spread(heat: jax.Array, roi: jax.Array, box: jax.Array, window: float = 2.0) -> jax.Array:
-    """(std_x, std_y) in image pixels of the ``(roi_size, roi_size)`` map ``heat`` (ROI frame,
-    ``roi`` = [x0, y0, side]) over the window of ``window`` x the box's size centred on ``box``
-    ([x0, y0, w, h], image pixels); NaN where the window holds no mass. The window keeps
-    distracters elsewhere in the ROI out of the measurement."""
+def map_moments(heat: jax.Array, roi: jax.Array, box: jax.Array,
+                window: float) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The mass of the ``(roi_size, roi_size)`` map ``heat`` (ROI frame, ``roi`` = [x0, y0, side])
+    over the window of ``window`` x the box's size centred on ``box`` ([x0, y0, w, h], image
+    pixels), and its mean (x, y) and standard deviation (x, y) there in image pixels (undefined
+    where the mass is 0)."""
     size = heat.shape[0]
     centres = jnp.arange(size, dtype=jnp.float32) + 0.5
     pts = roi_to_image(jnp.stack([centres, centres], -1), roi, size)
@@ -234,4 +225,13 @@ def map_spread(heat: jax.Array, roi: jax.Array, box: jax.Array, window: float = 
     mx, my = jnp.sum(px * xs), jnp.sum(py * ys)
     sx = jnp.sqrt(jnp.sum(px * (xs - mx) ** 2))
     sy = jnp.sqrt(jnp.sum(py * (ys - my) ** 2))
-    return jnp.where(total > 0, jnp.stack([sx, sy]), jnp.nan)
+    return total, jnp.stack([mx, my]), jnp.stack([sx, sy])
+
+
+def map_spread(heat: jax.Array, roi: jax.Array, box: jax.Array, window: float = 2.0) -> jax.Array:
+    """(std_x, std_y) in image pixels of the ``(roi_size, roi_size)`` map ``heat`` (ROI frame,
+    ``roi`` = [x0, y0, side]) over the window of ``window`` x the box's size centred on ``box``
+    ([x0, y0, w, h], image pixels); NaN where the window holds no mass. The window keeps
+    distracters elsewhere in the ROI out of the measurement."""
+    total, _, spread = map_moments(heat, roi, box, window)
+    return jnp.where(total > 0, spread, jnp.nan)
