@@ -31,8 +31,7 @@ from absl import app, flags
 from experiments import run_main
 
 from fcnt_jax.config import PLUS_ABLATION, get_config, result_folder
-from fcnt_jax.eval.ablation import (FolderConfigMismatch, all_sets_lines, claim_result_folder, mechanism_lines,
-                                    results_on_disk, summarise, target_lines)
+from fcnt_jax.eval.ablation import all_sets_lines, mechanism_lines, results_on_disk, summarise, target_lines
 
 flags.DEFINE_string("otb_root", "../shared/data/OTB", "OTB-layout dev sequences ('' to skip)")
 flags.DEFINE_integer("otb_frames", 120, "track and score the first N frames of --otb_root's sequences")
@@ -51,7 +50,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    from fcnt_jax.benchmark import dev_sets, run_benchmark, summary_table
+    from fcnt_jax.benchmark import FolderConfigMismatch, claim_result_folder, dev_sets, run_benchmark, summary_table
     from fcnt_jax.eval.report import write_report_unless_unscorable
     from fcnt_jax.run import stderr_log, write_text_atomic
 
@@ -80,17 +79,18 @@ def main(argv):
             return Path(FLAGS.code_otb_dir)
         return out / f"seed{seed}" / set_name / result_folder(preset)
 
-    if FLAGS.run:  # every folder this run writes is claimed first, so a mismatch stops it before any work
+    params = None
+    if FLAGS.run:
+        # run_benchmark claims each folder as it comes to it; claiming all of them first stops a
+        # mismatch before the weights are read or any sequence is tracked.
         try:
             for seed in seeds:
                 for preset, cfg in configs.items():
                     for set_name in per_set:
                         if not earlier_run(preset, set_name, seed):
-                            claim_result_folder(folder_of(preset, set_name, seed), cfg.to_dict())
+                            claim_result_folder(folder_of(preset, set_name, seed), cfg)
         except FolderConfigMismatch as e:
             raise app.UsageError(str(e))
-    params = None
-    if FLAGS.run:
         from fcnt_jax import backbone, weights
         params = backbone.to_device_params(weights.load_vgg16_params(FLAGS.weights))
 

@@ -117,11 +117,51 @@ def _failure(name: str, e: BaseException) -> dict:
     return {"sequence": name, "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc(limit=3)}
 
 
+class FolderConfigMismatch(ValueError):
+    """A result folder already holds another configuration's runs."""
+
+
+def claim_result_folder(folder: Path, cfg: FCNTConfig) -> None:
+    """Write ``folder/config.json`` (``cfg.to_dict()``) unless it is there, so that a folder, even
+    one left by an interrupted run, says what ran in it. A folder whose config.json is another
+    configuration (other than in the preset's name) raises, naming the folder and the fields that
+    differ: resuming into it would mix two configurations' sequences."""
+    path = Path(folder) / "config.json"
+    if path.exists():
+        try:  # read as a configuration: fields added since the record was written take their defaults
+            ran = FCNTConfig.from_dict(json.loads(path.read_text())).to_dict()
+        except (OSError, ValueError) as e:
+            raise FolderConfigMismatch(f"{path}: not a configuration this version can read ({e}); "
+                                       "move the folder away or delete the file") from None
+        differ = sorted(_differing_fields(ran, cfg.to_dict()) - {"preset"})
+        if differ:
+            raise FolderConfigMismatch(
+                f"{folder} holds results of another configuration ({path} differs in {', '.join(differ)}); "
+                "give another --output_dir, or move that folder away")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, json.dumps(cfg.to_dict(), indent=2) + "\n")
+
+
+def _differing_fields(a: dict, b: dict, prefix: str = "") -> set[str]:
+    """Dotted names of the leaves where two nested dicts differ."""
+    out = set()
+    for key in set(a) | set(b):
+        x, y = a.get(key), b.get(key)
+        if isinstance(x, dict) and isinstance(y, dict):
+            out |= _differing_fields(x, y, f"{prefix}{key}.")
+        elif x != y:
+            out.add(f"{prefix}{key}")
+    return out
+
+
 def run_benchmark(vgg_params, dataset: str, root: Path, output_dir: Path, cfg: FCNTConfig,
                   sequences: list[str] | None = None, max_frames: int | None = None, seed: int = 0,
                   log: Callable[[str], None] = print, pad_to_common: bool = False,
                   batch_size: int = 1) -> list[dict]:
     """Track every sequence not yet done; returns one row per sequence (done before or now), in order.
+
+    The folder is claimed first (:func:`claim_result_folder`): its ``config.json`` records ``cfg``,
+    and a folder of another configuration is refused before anything is tracked or skipped.
 
     ``pad_to_common`` zero-pads every frame to :func:`common_canvas` so that the whole data set
     compiles once (results then differ from unpadded tracking only by float rounding).
@@ -131,6 +171,7 @@ def run_benchmark(vgg_params, dataset: str, root: Path, output_dir: Path, cfg: F
     from fcnt_jax.batch import track_batch
 
     output_dir.mkdir(parents=True, exist_ok=True)
+    claim_result_folder(output_dir, cfg)
     folders = select_folders(dataset, Path(root), sequences)
     canvas = None
     if pad_to_common or batch_size > 1:

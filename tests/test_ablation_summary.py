@@ -131,34 +131,6 @@ def test_results_on_disk_adds_what_earlier_runs_left_and_puts_code_last(tmp_path
     assert presets == ["fcnt_plus", "fcnt_plus_gnet_fit", "fcnt_plus_motion_model", "code"]
 
 
-def test_claim_result_folder_writes_the_config_first_and_refuses_another_configuration(tmp_path):
-    from fcnt_jax.config import get_config
-    from fcnt_jax.eval.ablation import FolderConfigMismatch, claim_result_folder
-
-    folder = tmp_path / "seed0" / "otb" / "plus-gnet_fallback-latest_sample"
-    plus = get_config("fcnt_plus").to_dict()
-    claim_result_folder(folder, plus)
-    assert json.loads((folder / "config.json").read_text()) == plus
-    renamed = {**plus, "preset": "another_name_for_it"}  # a preset's name is not its configuration
-    claim_result_folder(folder, renamed)
-    with pytest.raises(FolderConfigMismatch) as info:
-        claim_result_folder(folder, get_config("code").to_dict())
-    message = str(info.value)
-    assert str(folder) in message
-    assert "differs in localization.gnet_fallback, updates.stored_sample)" in message  # exactly what differs
-    assert json.loads((folder / "config.json").read_text()) == renamed  # the refused claim wrote nothing
-    (folder / "config.json").write_text("{not json")
-    with pytest.raises(FolderConfigMismatch, match="not a configuration this version can read"):
-        claim_result_folder(folder, plus)
-    # A record written before a field existed is read with that field's default: the same configuration.
-    older = json.loads(json.dumps(plus))
-    del older["localization"]["centre_to_map_centroid"]
-    (folder / "config.json").write_text(json.dumps(older))
-    claim_result_folder(folder, plus)
-    with pytest.raises(FolderConfigMismatch, match="differs in localization.centre_to_map_centroid"):
-        claim_result_folder(folder, get_config("fcnt_plus_centroid").to_dict())
-
-
 def test_fcnt_plus_script_refuses_a_folder_of_another_configuration_before_any_work(tmp_path):
     """The whole entry point: a folder left by another configuration stops the run with the folder
     named, before the weights are read (here they do not exist) and before any sequence is tracked."""

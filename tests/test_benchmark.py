@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fcnt_jax.benchmark import load_sequences, run_dir, select_folders, summary_table
+from fcnt_jax.benchmark import (FolderConfigMismatch, claim_result_folder, load_sequences, run_dir, select_folders,
+                                summary_table)
 from fcnt_jax.data import SequenceError
 from fcnt_jax.geometry import box_to_otb
 
@@ -174,3 +175,48 @@ def test_benchmark_cli_rejects_bad_arguments_before_any_work(tmp_path):
         proc = subprocess.run([sys.executable, "-m", "experiments.benchmark", *args], cwd=REPO_ROOT,
                               capture_output=True, text=True, timeout=300)
         assert proc.returncode != 0 and message in proc.stderr and "Traceback" not in proc.stderr, (args, proc.stderr)
+
+
+def test_claim_result_folder_writes_the_config_first_and_refuses_another_configuration(tmp_path):
+    from fcnt_jax.config import get_config
+
+    folder = tmp_path / "seed0" / "otb" / "plus-gnet_fallback-latest_sample"
+    plus = get_config("fcnt_plus")
+    claim_result_folder(folder, plus)
+    assert json.loads((folder / "config.json").read_text()) == plus.to_dict()
+    (folder / "config.json").write_text(json.dumps({**plus.to_dict(), "preset": "another_name_for_it"}))
+    claim_result_folder(folder, plus)  # a preset's name is not its configuration
+    with pytest.raises(FolderConfigMismatch) as info:
+        claim_result_folder(folder, get_config("code"))
+    message = str(info.value)
+    assert str(folder) in message
+    assert "differs in localization.gnet_fallback, updates.stored_sample)" in message  # exactly what differs
+    assert json.loads((folder / "config.json").read_text()) == plus.to_dict()  # the refused claim wrote nothing
+    (folder / "config.json").write_text("{not json")
+    with pytest.raises(FolderConfigMismatch, match="not a configuration this version can read"):
+        claim_result_folder(folder, plus)
+    # A record written before a field existed is read with that field's default: the same configuration.
+    older = plus.to_dict()
+    del older["localization"]["centre_to_map_centroid"]
+    (folder / "config.json").write_text(json.dumps(older))
+    claim_result_folder(folder, plus)
+    with pytest.raises(FolderConfigMismatch, match="differs in localization.centre_to_map_centroid"):
+        claim_result_folder(folder, get_config("fcnt_plus_centroid"))
+
+
+def test_run_benchmark_refuses_a_folder_of_another_configuration_before_tracking(tmp_path):
+    """The shared runner claims its folder first: a folder left by another configuration stops it
+    before any sequence is tracked or skipped as done (its results would be mixed with this one's)."""
+    import jax
+
+    from fcnt_jax.benchmark import run_benchmark
+    from fcnt_jax.config import get_config
+    from tests.test_backbone import tiny_params
+    from tests.test_tracker import TINY
+
+    root = make_otb_dataset(tmp_path / "data", frames_per_sequence=3)
+    out = tmp_path / "out"
+    claim_result_folder(out, get_config("fcnt_plus", TINY))
+    with pytest.raises(FolderConfigMismatch, match="differs in localization.gnet_fallback, updates.stored_sample"):
+        run_benchmark(tiny_params(jax.random.PRNGKey(0)), "otb", root, out, get_config("code", TINY))
+    assert sorted(p.name for p in out.iterdir()) == ["config.json"]

@@ -5,14 +5,13 @@ experiments.fcnt_plus; kept here so that it is importable without that script's 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from fcnt_jax.config import PRESETS, FCNTConfig, presets_by_result_folder
+from fcnt_jax.config import PRESETS, presets_by_result_folder
 from fcnt_jax.eval import metrics
-from fcnt_jax.files import write_text_atomic
+from fcnt_jax.geometry import box_from_otb
 
 # What the issue measures fcnt_plus against on the 8 OTB dev sequences, first 120 frames (issue 19:
 # HCF and MDNet's published results on those frames).
@@ -116,43 +115,6 @@ def all_sets_lines(table: dict, expected: dict[str, list[str]], reference: str =
     return lines, result
 
 
-class FolderConfigMismatch(ValueError):
-    """A result folder already holds another configuration's runs."""
-
-
-def claim_result_folder(folder: Path, config: dict) -> None:
-    """Write ``folder/config.json`` (``config``: ``FCNTConfig.to_dict()``) before any run goes
-    there, so that a folder left by an interrupted run says what ran. A folder whose config.json
-    differs (other than in the preset's name) holds another configuration's results: resuming into
-    it would mix two configurations, so it raises, naming the folder and the fields that differ."""
-    path = Path(folder) / "config.json"
-    if path.exists():
-        try:  # read as a configuration: fields added since the record was written take their defaults
-            ran = FCNTConfig.from_dict(json.loads(path.read_text())).to_dict()
-        except (OSError, ValueError) as e:
-            raise FolderConfigMismatch(f"{path}: not a configuration this version can read ({e}); "
-                                       "move the folder away or delete the file") from None
-        differ = sorted(_differing_fields(ran, FCNTConfig.from_dict(config).to_dict()) - {"preset"})
-        if differ:
-            raise FolderConfigMismatch(
-                f"{folder} holds results of another configuration ({path} differs in {', '.join(differ)}); "
-                "give another --output_dir, or move that folder away")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(path, json.dumps(config, indent=2) + "\n")
-
-
-def _differing_fields(a: dict, b: dict, prefix: str = "") -> set[str]:
-    """Dotted names of the leaves where two nested dicts differ."""
-    out = set()
-    for key in set(a) | set(b):
-        x, y = a.get(key), b.get(key)
-        if isinstance(x, dict) and isinstance(y, dict):
-            out |= _differing_fields(x, y, f"{prefix}{key}.")
-        elif x != y:
-            out.add(f"{prefix}{key}")
-    return out
-
-
 def results_on_disk(out: Path, set_names: list[str], seeds: list[int], presets: list[str]) -> tuple[list[int], list[str]]:
     """The seeds and presets to summarise: those asked for, and every known preset and seed with a
     result folder under ``out`` (``seed<s>/<set>/<config.result_folder(preset)>/``); presets in
@@ -195,9 +157,9 @@ def mechanisms(row: dict, groundtruth: np.ndarray | None, distracter_ratio: floa
             b, g = boxes[ok], gt[ok]
             out["area_ratio"] = float(np.exp(np.mean(np.log(b[:, 2] * b[:, 3] / (g[:, 2] * g[:, 3])))))
             out["aspect_ratio"] = float(np.exp(np.mean(np.log((b[:, 3] / b[:, 2]) / (g[:, 3] / g[:, 2])))))
-            zero_based = boxes - np.array([1.0, 1.0, 0.0, 0.0])  # the per-frame record's boxes are OTB's, 1-based
-            out["auc_truth_size"] = metrics.sequence_scores(metrics.with_truth_size(zero_based, gt), gt)["auc"]
-            out["auc_truth_centre"] = metrics.sequence_scores(metrics.with_truth_centre(zero_based, gt), gt)["auc"]
+            tracked = box_from_otb(boxes)  # the per-frame record's boxes are OTB's, 1-based
+            out["auc_truth_size"] = metrics.sequence_scores(metrics.with_truth_size(tracked, gt), gt)["auc"]
+            out["auc_truth_centre"] = metrics.sequence_scores(metrics.with_truth_centre(tracked, gt), gt)["auc"]
     return out
 
 
