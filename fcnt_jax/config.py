@@ -395,7 +395,8 @@ class LocalizationConfig:
     # SNet deciding every frame) the 21x129 box, whose aspect never changes, drifts up while the
     # diver crouches: its centre is 13 / 23 / 30 / 39 px above the truth's at frames 28 / 31 / 37 /
     # 43, while SNet's map's centroid over the box sits 4-6 px below the box's centre at frames
-    # 28-40 (by hand, with the maps returned). No new value: the box is the window.] Measured and
+    # 28-40 (experiments.map_shape's s_centroid_offset; WORKSPACE gives the command). No new
+    # value: the box is the window.] Measured and
     # rejected by the criterion set before its runs (seeds 0-2, 16 dev sequences): 16-sequence AUC
     # 0.679 / 0.672 / 0.649 (mean 0.667) against fcnt_plus's 0.669 / 0.685 / 0.685 (0.679; the bar
     # was 0.695). Diving did not change (0.304 against 0.305); Football1 swung by seed (0.747 /

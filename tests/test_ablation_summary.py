@@ -80,8 +80,15 @@ def test_mechanisms_count_the_deciding_net_and_measure_the_box_against_the_truth
     # the boxes' sizes at the truth's centre: IoU 1, 1/2, 1/4, 1. Success (IoU > t, t = 0:0.05:1)
     # counts 4,4,4, 3 x4, 2 x13, 0 -> 50 / 84; and 4 x5, 3 x5, 2 x10, 0 -> 55 / 84.
     assert m["auc_truth_size"] == pytest.approx(50 / 84) and m["auc_truth_centre"] == pytest.approx(55 / 84)
+    # The first box's size (10x20, the truth's here) at the same centres: the truth's-size case.
+    assert m["auc_first_size"] == pytest.approx(50 / 84)
+    # A first box of 20x20 against a 10x20 truth: at either centre below, IoU 200 / 400 = 1/2, so
+    # success 1 for t = 0 ... 0.45 and 0 from 0.5: 10 / 21 (the truth's size would score 20 / 21).
+    grown = {"sequence": "G", "per_frame": {"decided_by": ["gnet", "gnet"], "g_pd": [0.0, 0.0],
+                                            "box": [[1, 1, 20, 20], [1, 1, 10, 20]]}}
+    assert mechanisms(grown, np.array([[0, 0, 10, 20]] * 2))["auc_first_size"] == pytest.approx(10 / 21)
     text, table = mechanism_lines({("fcnt_plus", "otb", 0): [row]}, {"A": gt})
-    assert "| fcnt_plus | otb | 0 | 1 | 1 | 1 | 0 of 1 | 1.68 | 0.84 | 0.595 | 0.655 |" in text
+    assert "| fcnt_plus | otb | 0 | 1 | 1 | 1 | 0 of 1 | 1.68 | 0.84 | 0.595 | 0.655 | 0.595 |" in text
     assert table["fcnt_plus"]["otb"]["0"]["A"] == m
     # Per sequence: B has no truth, so its cell is empty; A's is its own geometric mean.
     row_b = {"sequence": "B", "per_frame": {"decided_by": ["gnet"], "g_pd": [0.0], "box": [[0, 0, 5, 5]]}}

@@ -93,3 +93,17 @@ def test_measure_sequence_boxes_are_the_tracker_s(tmp_path):
     for r in rows:
         assert all(0.6 - 1e-6 <= r[k] <= 1.8 + 1e-6 for k in ("g_optimal_scale_at_box", "s_optimal_scale_at_truth"))
         assert len(r["g_implied_wh"]) == 2
+
+
+def test_centroid_offset_points_from_the_box_to_the_planted_map():
+    """The planted map of a box, measured around the same box moved 12 px down and 4 px right: the
+    mass inside the moved box lies up and left of its centre (the offset's signs), and around the
+    planted box itself the offset is 0 (the map is symmetric)."""
+    truth = jnp.array([150.0, 100.0, 40.0, 120.0])
+    m = heatmap.roi_target_map(truth, ROI, roi_size=368)
+    moved = truth + jnp.array([4.0, 12.0, 0.0, 0.0])
+    out = map_shape._frame_measures(m, m, ROI, moved, truth, 0.7, 0.75)
+    dx, dy = np.asarray(out["s_centroid_offset"])
+    assert -4.0 < dx < 0.0 and -12.0 < dy < -2.0, (dx, dy)
+    same = map_shape._frame_measures(m, m, ROI, truth, truth, 0.7, 0.75)
+    np.testing.assert_allclose(np.asarray(same["g_centroid_offset"]), [0.0, 0.0], atol=0.05)

@@ -137,7 +137,8 @@ def mechanisms(row: dict, groundtruth: np.ndarray | None, distracter_ratio: floa
     height), and the box's size and shape against the ground truth (geometric means over frames
     with a visible target: area ratio > 1 is a box too big; aspect ratio (h/w over the truth's)), and
     the AUC the boxes would score with the truth's size at their centres and with their sizes at the
-    truth's centres: how much a size fix, or a centre fix, could buy at most."""
+    truth's centres (how much a size fix, or a centre fix, could buy at most), and with the first
+    box's size at their centres (what the box's size changes bought)."""
     frames = row.get("per_frame") or {}
     # Counts from the second frame on, as decided_by_counts (the first is the training frame).
     by = frames.get("decided_by", [])[1:]
@@ -160,21 +161,25 @@ def mechanisms(row: dict, groundtruth: np.ndarray | None, distracter_ratio: floa
             tracked = box_from_otb(boxes)  # the per-frame record's boxes are OTB's, 1-based
             out["auc_truth_size"] = metrics.sequence_scores(metrics.with_truth_size(tracked, gt), gt)["auc"]
             out["auc_truth_centre"] = metrics.sequence_scores(metrics.with_truth_centre(tracked, gt), gt)["auc"]
+            out["auc_first_size"] = metrics.sequence_scores(metrics.with_sizes(tracked, tracked[0, 2:]), gt)["auc"]
     return out
 
 
 def mechanism_lines(rows: dict[tuple[str, str, int], list[dict]], truths: dict[str, np.ndarray]) -> tuple[str, dict]:
     """Per preset, set and seed, summed over sequences: frames SNet decided, fallback frames, held
     frames, sequences whose box width never changed; the mean over sequences of the box's area and
-    aspect ratio to the ground truth; and the mean AUC with the truth's size at the boxes' centres
-    and with the boxes' sizes at the truth's centres (``mechanisms``)."""
+    aspect ratio to the ground truth; and the mean AUC with the truth's size at the boxes' centres,
+    with the boxes' sizes at the truth's centres and with the first box's size at the boxes'
+    centres (``mechanisms``)."""
     table: dict = {}
     lines = ["### What the fixes act on", "",
              "AUC with the truth's size / centre: the mean AUC the boxes would score with the truth's size at their "
-             "own centres / with their own sizes at the truth's centres, the most a size / centre fix could buy.", "",
+             "own centres / with their own sizes at the truth's centres, the most a size / centre fix could buy; "
+             "with the first size: with the first box's size at their own centres (no size change).", "",
              "| preset | set | seed | SNet decided | GNet fallback | held | width never resized (sequences) "
-             "| box area / truth | box aspect / truth | AUC with the truth's size | AUC with the truth's centre |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| box area / truth | box aspect / truth | AUC with the truth's size | AUC with the truth's centre "
+             "| AUC with the first size |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for (preset, set_name, seed), seq_rows in rows.items():
         per_seq = {r["sequence"]: mechanisms(r, truths.get(r["sequence"])) for r in seq_rows if "per_frame" in r}
         if not per_seq:
@@ -184,11 +189,12 @@ def mechanism_lines(rows: dict[tuple[str, str, int], list[dict]], truths: dict[s
         area = [m["area_ratio"] for m in per_seq.values() if "area_ratio" in m]
         aspect = [m["aspect_ratio"] for m in per_seq.values() if "aspect_ratio" in m]
         fmt = (lambda v: f"{float(np.exp(np.mean(np.log(v)))):.2f}" if v else "")
-        oracle = {k: [m[k] for m in per_seq.values() if k in m] for k in ("auc_truth_size", "auc_truth_centre")}
+        oracle = {k: [m[k] for m in per_seq.values() if k in m]
+                  for k in ("auc_truth_size", "auc_truth_centre", "auc_first_size")}
         mean = {k: f"{float(np.mean(v)):.3f}" if v else "" for k, v in oracle.items()}
         lines.append(f"| {preset} | {set_name} | {seed} | {total['snet']} | {total['fallback']} | {total['held']} "
                      f"| {total['width_fixed']} of {len(per_seq)} | {fmt(area)} | {fmt(aspect)} "
-                     f"| {mean['auc_truth_size']} | {mean['auc_truth_centre']} |")
+                     f"| {mean['auc_truth_size']} | {mean['auc_truth_centre']} | {mean['auc_first_size']} |")
     lines += area_lines(table)
     return "\n".join(lines) + "\n", table
 

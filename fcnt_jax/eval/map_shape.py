@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fcnt_jax.localize import SPREAD_PER_SIDE, map_spread, particle_confidence, ranking_score  # noqa: F401
+from fcnt_jax.localize import SPREAD_PER_SIDE, map_moments, map_spread, particle_confidence, ranking_score  # noqa: F401
 
 
 SCALE_FACTORS = tuple(np.round(np.arange(0.6, 1.801, 0.05), 3).tolist())
@@ -45,6 +45,10 @@ def _frame_measures(g_map, s_map, roi, box, truth, gamma_g, gamma_s):
         out[f"{net}_implied_wh"] = map_spread(heat, roi, box) / SPREAD_PER_SIDE
         out[f"{net}_optimal_scale_at_box"] = ranking_optimal_scale(heat, roi, box, gamma)
         out[f"{net}_optimal_scale_at_truth"] = ranking_optimal_scale(heat, roi, truth, gamma)
+        # Where the map's mass over the box sits against the box's centre (x, y px): what the
+        # centre_to_map_centroid candidate would move the box by.
+        _, centroid, _ = map_moments(heat, roi, box, window=1.0)
+        out[f"{net}_centroid_offset"] = centroid - (box[:2] + box[2:] / 2)
     return out
 
 
@@ -52,7 +56,8 @@ def measure_sequence(vgg_params, seq, cfg, max_frames: int | None = None, seed: 
                      log=print) -> list[dict]:
     """Track ``seq`` (its first ``max_frames``) with the heat maps returned and, per frame, the box,
     the truth (0-based, as Sequence holds it), the deciding net, and for each net the size its map implies around the
-    box (:func:`map_spread`) and the ranking-optimal factor around the box and around the truth.
+    box (:func:`map_spread`), the ranking-optimal factor around the box and around the truth, and
+    the offset of its map's centroid over the box from the box's centre.
     Frames without a truth box are measured around the box only (truth-side fields NaN)."""
     from fcnt_jax.run import compile_tracker
 

@@ -100,12 +100,18 @@ def success_curve(pred: np.ndarray, gt: np.ndarray, invalid: InvalidPolicy = "ex
     return _curve(overlap, ok, SUCCESS_THRESHOLDS, np.greater, invalid)
 
 
+def with_sizes(pred: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Boxes at ``pred``'s centres with the sizes ``sizes`` (``(N, 2)`` or one ``(2,)`` for all)."""
+    pred = np.asarray(pred, np.float64).reshape(-1, 4)
+    sizes = np.broadcast_to(np.asarray(sizes, np.float64), (len(pred), 2))
+    centre = pred[:, :2] + pred[:, 2:4] / 2
+    return np.concatenate([centre - sizes / 2, sizes], axis=1)
+
+
 def with_truth_size(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """Boxes at ``pred``'s centres with ``gt``'s sizes: what a perfect size estimate would score at
     the tracker's own centres (the headroom of a size fix)."""
-    pred, gt = np.asarray(pred, np.float64).reshape(-1, 4), np.asarray(gt, np.float64).reshape(-1, 4)
-    centre = pred[:, :2] + pred[:, 2:4] / 2
-    return np.concatenate([centre - gt[:, 2:4] / 2, gt[:, 2:4]], axis=1)
+    return with_sizes(pred, np.asarray(gt, np.float64).reshape(-1, 4)[:, 2:4])
 
 
 def with_truth_centre(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
