@@ -129,6 +129,30 @@ def centre_on_map_centroid(state: jax.Array, heat: jax.Array, roi: jax.Array, mo
     return jnp.where(usable, state.at[:2].set(centroid), state)
 
 
+def voted_size(state: jax.Array, g_map: jax.Array, s_map: jax.Array, roi: jax.Array, conf: jax.Array,
+               cfg: LocalizationConfig) -> jax.Array:
+    """``state`` with its width and height each moved, in log size, by the smaller of the changes
+    the two nets' maps imply, where both point the same way; else that side is kept
+    (``localization.size_vote``, not in FCNT). A map's implied side is its spread in a window of
+    ``size_map_window`` x the box over the spread of M (:data:`SPREAD_PER_SIDE`). Only where the
+    scale is not frozen (``conf >= update_threshold``, spec §5.5, which also covers held frames)
+    and both windows hold mass. Frozen GNet's map follows a growing target but broadens where
+    the target does not grow; online SNet's follows the box it is trained on: each alone is
+    wrong somewhere, and the smaller agreed step lets either veto and brake the other."""
+    box = state_to_box(state, cfg.template_size)
+    wh = box[2:]
+    g_wh = map_spread(g_map, roi, box, cfg.size_map_window) / SPREAD_PER_SIDE
+    s_wh = map_spread(s_map, roi, box, cfg.size_map_window) / SPREAD_PER_SIDE
+    usable = (jnp.all(jnp.isfinite(g_wh) & (g_wh > 0)) & jnp.all(jnp.isfinite(s_wh) & (s_wh > 0))
+              & (conf >= cfg.update_threshold))
+    g_log = jnp.log(jnp.where(usable, g_wh / wh, 1.0))
+    s_log = jnp.log(jnp.where(usable, s_wh / wh, 1.0))
+    agree = (g_log * s_log) > 0
+    step = jnp.where(agree, jnp.sign(g_log) * jnp.minimum(jnp.abs(g_log), jnp.abs(s_log)), 0.0)
+    new_wh = wh * jnp.exp(step)
+    return state.at[2].set(new_wh[0] / cfg.template_size).at[3].set(new_wh[1] / new_wh[0])
+
+
 def clip_box(box: jax.Array, image_hw: jax.Array) -> jax.Array:
     x0 = jnp.clip(box[0], 0.0, image_hw[1])
     y0 = jnp.clip(box[1], 0.0, image_hw[0])

@@ -151,9 +151,10 @@ def _roi_for_state(target: jax.Array, roi_factor: jax.Array, cfg: FCNTConfig) ->
     """Square ROI centred on the state's centre, side = roi_factor x current width (spec §1.1).
 
     With the aspect sampled (``localization.aspect_sigma > 0``, not in FCNT) the side is
-    roi_scale x the current diagonal: the code's width rule assumes the initial aspect."""
+    roi_scale x the current diagonal: the code's width rule assumes the initial aspect. So too
+    with ``localization.size_vote``, which moves width and height apart."""
     width = target[2] * cfg.localization.template_size
-    if cfg.localization.aspect_sigma > 0:
+    if cfg.localization.aspect_sigma > 0 or cfg.localization.size_vote:
         side = cfg.roi.roi_scale * width * jnp.sqrt(1.0 + target[3] ** 2)
     else:
         side = roi_factor * width
@@ -299,6 +300,8 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
                                                  loc.template_size)
     if loc.size_from_snet_map:
         target = size_from_map(target, s_map, roi, conf, cfg)
+    if loc.size_vote:  # trace-time: the code preset's program has no such step
+        target = localize.voted_size(target, g_map, s_map, roi, conf, loc)
     if loc.size_consensus:  # trace-time: the code preset's program has no such test
         target = localize.size_consensus(state.target, target, decided_by, g_map, s_map, roi, size, loc)
     new_box = geometry.state_to_box(target, loc.template_size)

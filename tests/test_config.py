@@ -247,6 +247,15 @@ def test_centroid_candidate_is_one_change_on_todays_fcnt_plus():
         LocalizationConfig(centre_to_map_centroid=1)
 
 
+def test_size_vote_candidate_is_one_change_on_todays_fcnt_plus():
+    candidate, plus = get_config("fcnt_plus_size_vote"), get_config("fcnt_plus")
+    assert _changed(candidate, plus) == {"localization.size_vote"}
+    assert candidate.preset == "fcnt_plus_size_vote" and not get_config("code").localization.size_vote
+    from fcnt_jax.config import ConfigError, LocalizationConfig
+    with pytest.raises(ConfigError, match="localization.size_vote=1: must be true or false"):
+        LocalizationConfig(size_vote=1)
+
+
 def test_from_dict_reads_back_every_preset_and_fills_fields_a_record_predates():
     for name in config_module.PRESETS:
         cfg = get_config(name)

@@ -300,3 +300,32 @@ def test_centre_on_map_centroid_weights_by_the_map_inside_the_box_only():
     want_x = np.sum(xs * (xs - 80.0)) / np.sum(xs - 80.0)
     got = L.centre_on_map_centroid(state, jnp.asarray(ramp), roi, jnp.bool_(True), 64)
     np.testing.assert_allclose(np.asarray(got[:2]), [want_x, 100.0], rtol=1e-5)
+
+
+def _uniform_block_implied(half: float) -> float:
+    """The side a ``2 half`` px block of ones implies, by hand: the std of 2 half pixel centres at
+    unit spacing, sqrt(((2 half)^2 - 1) / 12), over the spread of M per side."""
+    return float(np.sqrt(((2 * half) ** 2 - 1) / 12.0) / L.SPREAD_PER_SIDE)
+
+
+def test_voted_size_moves_each_side_by_the_smaller_agreed_change_and_holds_where_the_maps_disagree():
+    """A 40x40 box at (100, 100). GNet's map is a 60x40 block, SNet's a 50x20 block (both inside the
+    window of twice the box): in w both imply more than 40 px, so w becomes the smaller change,
+    SNet's; in h GNet implies more and SNet less, so h holds. Swapped to two smaller blocks, w takes
+    the larger implied side (the smaller shrink). Frozen scale (conf < 0.35) or an empty map: no
+    change."""
+    roi = jnp.array([0.0, 0.0, 200.0])
+    state = jnp.array([100.0, 100.0, 40.0 / 64, 1.0])
+    g_map, s_map = jnp.asarray(_block_blob(30, 20)), jnp.asarray(_block_blob(25, 10))
+    assert _uniform_block_implied(20) > 40 > _uniform_block_implied(10)  # h: the maps disagree
+    got = L.voted_size(state, g_map, s_map, roi, jnp.float32(0.5), CFG)
+    w = _uniform_block_implied(25)
+    np.testing.assert_allclose(np.asarray(got), [100.0, 100.0, w / 64, 40.0 / w], rtol=1e-4)
+    got = L.voted_size(state, jnp.asarray(_block_blob(8, 30)), jnp.asarray(_block_blob(5, 10)), roi,
+                       jnp.float32(0.5), CFG)
+    w, h = _uniform_block_implied(8), 40.0  # both shrink in w: GNet's is the smaller change; h disagrees
+    assert w < 40 and _uniform_block_implied(30) > 40 > _uniform_block_implied(10)
+    np.testing.assert_allclose(np.asarray(got), [100.0, 100.0, w / 64, h / w], rtol=1e-4)
+    for conf, g in ((0.3, g_map), (0.5, jnp.zeros_like(g_map))):
+        np.testing.assert_array_equal(np.asarray(L.voted_size(state, g, s_map, roi, jnp.float32(conf), CFG)),
+                                      np.asarray(state))

@@ -107,3 +107,54 @@ def test_centroid_offset_points_from_the_box_to_the_planted_map():
     assert -4.0 < dx < 0.0 and -12.0 < dy < -2.0, (dx, dy)
     same = map_shape._frame_measures(m, m, ROI, truth, truth, 0.7, 0.75)
     np.testing.assert_allclose(np.asarray(same["g_centroid_offset"]), [0.0, 0.0], atol=0.05)
+
+
+def _vote_row(box_wh, truth_wh, g_wh, s_wh):
+    return {"box": [0.0, 0.0, *box_wh], "truth": None if truth_wh is None else [0.0, 0.0, *truth_wh],
+            "g_implied_wh": list(g_wh), "s_implied_wh": list(s_wh)}
+
+
+def test_size_votes_count_by_hand():
+    """Planted rows, box 20x20. Width: truth 30 (off; GNet 25 right, SNet 15 wrong: no agreement),
+    truth 10 (off; both 15: agree right), truth 20.5 (on: |log 20.5 / 20| < 0.05; both 22 and 24:
+    agree on a step away of log(22 / 20)). Height: truth 20 in all (on); GNet 18 / 25 / NaN, SNet
+    19 / 10 / 19: one agreement, a shrink of log(19 / 20), one disagreement, one row skipped. A row
+    without truth is skipped."""
+    rows = [_vote_row([20, 20], [30, 20], [25, 18], [15, 19]),
+            _vote_row([20, 20], [10, 20], [15, 25], [15, 10]),
+            _vote_row([20, 20], [20.5, 20], [22, float("nan")], [24, 19]),
+            _vote_row([20, 20], None, [40, 40], [40, 40])]
+    votes = map_shape.size_votes(rows)
+    w, h = votes["w"], votes["h"]
+    assert (w["off"], w["g_right"], w["g_wrong"], w["s_right"], w["s_wrong"]) == (2, 2, 0, 1, 1)
+    assert (w["agree_right"], w["agree_wrong"], w["on"], w["agree_on"]) == (1, 0, 1, 1)
+    np.testing.assert_allclose(w["mean_step_on"], np.log(22 / 20))
+    assert (h["off"], h["on"], h["agree_on"]) == (0, 2, 1)
+    np.testing.assert_allclose(h["mean_step_on"], np.log(19 / 20) / 2)
+    table = map_shape.size_vote_lines({"Planted": votes})
+    assert table[-1].startswith("| all | w, h | 2 | 2 / 0 | 1 / 1 | 1 / 0 | 3 | 2 |")
+    np.testing.assert_allclose(float(table[-1].split("|")[-2]), (np.log(22 / 20) + np.log(19 / 20)) / 3, atol=1e-4)
+
+
+def test_size_vote_script_reads_map_shape_records_and_names_a_bad_file(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    records = tmp_path / "records"
+    records.mkdir()
+    (records / "Planted.json").write_text(json.dumps([_vote_row([20, 20], [10, 20], [15, 25], [15, 10])]))
+    (records / "map_shape.json").write_text("{}")  # the summary: not a per-frame record, skipped
+    out = tmp_path / "out"
+    run = lambda: subprocess.run([sys.executable, "-m", "experiments.size_vote", f"--map_shape_dirs={records}",  # noqa: E731
+                                  f"--output_dir={out}"], cwd=repo, capture_output=True, text=True, timeout=300)
+    done = run()
+    assert done.returncode == 0, done.stderr
+    written = json.loads((out / "size_vote.json").read_text())
+    assert written["votes"]["Planted"]["w"]["agree_right"] == 1
+    assert "| Planted | w | 1 | 1 / 0 | 1 / 0 | 1 / 0 |" in (out / "size_vote.md").read_text()
+    (records / "Broken.json").write_text(json.dumps([{"box": [0, 0, 1, 1]}]))
+    done = run()
+    assert done.returncode != 0 and "Broken.json" in done.stderr and "experiments.map_shape" in done.stderr

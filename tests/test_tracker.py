@@ -178,13 +178,15 @@ def test_gnet_first_frame_iterations_train_gnet_alone():
         assert (moved > 1e-9) is trained, moved
 
 
-def test_roi_follows_the_diagonal_only_when_the_aspect_is_sampled():
+def test_roi_follows_the_diagonal_only_when_the_aspect_can_change():
     target = jnp.array([100.0, 80.0, 0.5, 2.0])  # a 32 x 64 box centred at (100, 80)
-    code = tracker._roi_for_state(target, jnp.float32(3.0), get_config("code"))
-    np.testing.assert_allclose(code, [100 - 48, 80 - 48, 96], rtol=1e-6)  # roi_factor x width
+    for preset in ("code", "fcnt_plus"):
+        width_rule = tracker._roi_for_state(target, jnp.float32(3.0), get_config(preset))
+        np.testing.assert_allclose(width_rule, [100 - 48, 80 - 48, 96], rtol=1e-6)  # roi_factor x width
     half = np.sqrt(32.0**2 + 64.0**2)  # roi_scale 2 x the diagonal, whatever roi_factor says
-    plus = tracker._roi_for_state(target, jnp.float32(3.0), get_config("fcnt_plus_aspect"))
-    np.testing.assert_allclose(plus, [100 - half, 80 - half, 2 * half], rtol=1e-6)
+    for preset in ("fcnt_plus_aspect", "fcnt_plus_size_vote"):
+        plus = tracker._roi_for_state(target, jnp.float32(3.0), get_config(preset))
+        np.testing.assert_allclose(plus, [100 - half, 80 - half, 2 * half], rtol=1e-6)
 
 
 def test_size_from_map_takes_the_planted_size_only_on_confident_frames():
@@ -316,3 +318,31 @@ def test_centroid_fix_moves_the_chosen_box_to_its_maps_centroid_and_nothing_else
     np.testing.assert_allclose(np.asarray(fixed.box), np.asarray(geometry.state_to_box(want)), atol=1e-3)
     np.testing.assert_allclose(np.asarray(fixed.box[2:]), np.asarray(plain.box[2:]), rtol=1e-6)
     assert float(jnp.max(jnp.abs(fixed.box[:2] - plain.box[:2]))) > 1e-3
+
+
+def test_size_vote_moves_only_the_chosen_boxs_size_by_localize_voted_size():
+    """fcnt_plus_size_vote against fcnt_plus from the same state and key on a synthetic frame: the
+    maps, the decision and the centre are the same (the first ROI too: roi_factor x w0 is roi_scale
+    x the first diagonal); the box is localize.voted_size of fcnt_plus's box (tested by hand in
+    tests/test_localize.py), and its size differs, so the step really applied it."""
+    from fcnt_jax import localize
+
+    frames, gt = synthetic_sequence(2)
+    params = tiny_params(jax.random.PRNGKey(0))
+    outs = {}
+    for preset in ("fcnt_plus", "fcnt_plus_size_vote"):
+        cfg = get_config(preset, TINY)
+        state = tracker.init(params, frames[0], jnp.asarray(gt[0], jnp.float32), jax.random.PRNGKey(0), cfg=cfg)
+        state, outs[preset] = tracker.step(params, state, frames[0], cfg=cfg, return_maps=True)
+    plain, voted = outs["fcnt_plus"], outs["fcnt_plus_size_vote"]
+    np.testing.assert_array_equal(np.asarray(plain.roi), np.asarray(voted.roi))
+    np.testing.assert_array_equal(np.asarray(plain.g_map), np.asarray(voted.g_map))
+    np.testing.assert_array_equal(np.asarray(plain.s_map), np.asarray(voted.s_map))
+    assert int(plain.decided_by) == int(voted.decided_by) != localize.HELD
+    assert float(plain.confidence) >= 0.35  # the scale is not frozen, so the vote may act
+    want = localize.voted_size(geometry.box_to_state(plain.box), plain.g_map, plain.s_map, plain.roi,
+                               plain.confidence, get_config("fcnt_plus_size_vote").localization)
+    np.testing.assert_allclose(np.asarray(voted.box), np.asarray(geometry.state_to_box(want)), atol=1e-3)
+    centre = lambda b: np.asarray(b[:2] + b[2:] / 2)  # noqa: E731
+    np.testing.assert_allclose(centre(voted.box), centre(plain.box), atol=1e-3)
+    assert float(jnp.max(jnp.abs(voted.box[2:] - plain.box[2:]))) > 1e-3

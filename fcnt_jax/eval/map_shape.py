@@ -142,3 +142,63 @@ def summary_lines(summaries: dict[str, dict]) -> list[str]:
                          f"| {n['optimal_scale_at_truth_first']:.2f} / {n['optimal_scale_at_truth_median_later']:.2f} "
                          f"| {s['box_area_over_truth_median']:.2f} |")
     return lines
+
+
+def size_votes(rows: list[dict], tolerance: float = 0.05) -> dict:
+    """Per side (w, h): on the frames where the box's side is off the truth's by more than
+    ``tolerance`` in |log ratio|, how often each net's implied side points the truth's way from
+    the box (the sign of log(implied / box) that of log(truth / box)), and, where the two nets
+    point the same way (``localization.size_vote``'s step), how often that is the truth's way. On
+    the other frames (the box within ``tolerance``: "on"), how often both point the same way
+    anyway, a step away from a right size, and the mean of the voted step there (log, signed):
+    a bias in it is a ratchet."""
+    out = {}
+    for k, side in enumerate("wh"):
+        counts = {"off": 0, "g_right": 0, "g_wrong": 0, "s_right": 0, "s_wrong": 0, "agree_right": 0, "agree_wrong": 0,
+                  "on": 0, "agree_on": 0, "mean_step_on": 0.0}
+        for r in rows:
+            if r["truth"] is None:
+                continue
+            box, truth = r["box"][2 + k], r["truth"][2 + k]
+            g, s = r["g_implied_wh"][k], r["s_implied_wh"][k]
+            values = np.array([box, truth, g, s], np.float64)
+            if not (np.all(np.isfinite(values)) and np.all(values > 0)):
+                continue
+            to_truth, g_log, s_log = np.log(truth / box), np.log(g / box), np.log(s / box)
+            if abs(to_truth) <= tolerance:
+                counts["on"] += 1
+                if g_log * s_log > 0:
+                    counts["agree_on"] += 1
+                    counts["mean_step_on"] += float(np.sign(g_log) * min(abs(g_log), abs(s_log)))
+                continue
+            counts["off"] += 1
+            counts["g_right" if g_log * to_truth > 0 else "g_wrong"] += 1
+            counts["s_right" if s_log * to_truth > 0 else "s_wrong"] += 1
+            if g_log * s_log > 0:
+                counts["agree_right" if g_log * to_truth > 0 else "agree_wrong"] += 1
+        counts["mean_step_on"] = counts["mean_step_on"] / counts["on"] if counts["on"] else float("nan")
+        out[side] = counts
+    return out
+
+
+def size_vote_lines(votes: dict[str, dict]) -> list[str]:
+    """A markdown table: one row per sequence and side, and the totals."""
+    lines = ["| sequence | side | frames off the truth's side | GNet right / wrong | SNet right / wrong "
+             "| both agree: right / wrong | frames on it | both agree there (a step away) | mean voted step there |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    total, step_sum = {}, 0.0
+    for name, per_side in votes.items():
+        for side, c in per_side.items():
+            for key, value in c.items():
+                if key != "mean_step_on":
+                    total[key] = total.get(key, 0) + value
+            step_sum += c["mean_step_on"] * c["on"] if c["on"] else 0.0
+            lines.append(f"| {name} | {side} | {c['off']} | {c['g_right']} / {c['g_wrong']} "
+                         f"| {c['s_right']} / {c['s_wrong']} | {c['agree_right']} / {c['agree_wrong']} "
+                         f"| {c['on']} | {c['agree_on']} | {c['mean_step_on']:+.4f} |")
+    if total:
+        mean_on = step_sum / total["on"] if total["on"] else float("nan")
+        lines.append(f"| all | w, h | {total['off']} | {total['g_right']} / {total['g_wrong']} "
+                     f"| {total['s_right']} / {total['s_wrong']} | {total['agree_right']} / {total['agree_wrong']} "
+                     f"| {total['on']} | {total['agree_on']} | {mean_on:+.4f} |")
+    return lines
