@@ -31,7 +31,8 @@ from absl import app, flags
 from experiments import run_main
 
 from fcnt_jax.config import PLUS_ABLATION, get_config, result_folder
-from fcnt_jax.eval.ablation import all_sets_lines, mechanism_lines, results_on_disk, summarise, target_lines
+from fcnt_jax.eval.ablation import (all_sets_lines, holds_results, mechanism_lines, results_on_disk, summarise,
+                                    target_lines)
 
 flags.DEFINE_string("otb_root", "../shared/data/OTB", "OTB-layout dev sequences ('' to skip)")
 flags.DEFINE_integer("otb_frames", 120, "track and score the first N frames of --otb_root's sequences")
@@ -120,9 +121,9 @@ def main(argv):
     for seed in all_seeds:
         for set_name, (_, frames, _, sequences) in per_set.items():
             folders = [folder_of(p, set_name, seed) for p in configs]
-            present = [f for f in folders if f.is_dir()]
+            present = [f for f in folders if holds_results(f)]
             if present:
-                names = [p for p, f in zip(configs, folders) if f.is_dir()]
+                names = [p for p, f in zip(configs, folders) if holds_results(f)]
                 write_report_unless_unscorable(present, sequences, out / "report" / f"{set_name}_seed{seed}",
                                                frames, names=names, highlight="fcnt_plus", log=stderr_log)
     text, table = summarise(rows)

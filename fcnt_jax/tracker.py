@@ -119,7 +119,10 @@ def init_fn(vgg_params, frame: jax.Array, box: jax.Array, key: jax.Array, cfg: F
     snet = heads.init_head(k_snet, k, cfg.heads)
     steps = cfg.heads.first_frame_iterations
     g_steps = steps if cfg.heads.gnet_first_frame_iterations is None else cfg.heads.gnet_first_frame_iterations
-    gnet, _, _ = heads.train_head(gnet, g_tx.init(gnet), g_feat[None], first_map[None], ones, g_tx, g_steps, relu)
+    gnet, g_opt, _ = heads.train_head(gnet, g_tx.init(gnet), g_feat[None], first_map[None], ones, g_tx, g_steps,
+                                      relu)
+    if cfg.heads.gnet_underfit_iterations > 0:  # trace-time: the code preset's program has no such step
+        gnet = refit_if_distracted(gnet, g_opt, g_feat, first_map, box, roi, image_hw, cfg)
     s_feat_after = after(s_feat, gnet["conv2"]["b"])
     snet, snet_opt, _ = heads.train_head(snet, s_tx.init(snet), s_feat_after[None], first_map[None], ones, s_tx, steps,
                                          relu)
@@ -145,6 +148,32 @@ def init_fn(vgg_params, frame: jax.Array, box: jax.Array, key: jax.Array, cfg: F
         key=k_track,
         velocity=jnp.zeros(2, jnp.float32),
     )
+
+
+def first_frame_distracter(gnet: dict, g_feat: jax.Array, box: jax.Array, roi: jax.Array, image_hw: jax.Array,
+                           cfg: FCNTConfig) -> tuple[jax.Array, jax.Array]:
+    """GNet's distracter test (spec §5.4) on its own map of the first frame, at the given box:
+    (fired, P_d)."""
+    loc, size = cfg.localization, cfg.roi.roi_size
+    raw = heads.head_apply(gnet, g_feat, cfg.heads.output_relu)
+    heat = localize.roi_heat_map(jnp.where(jnp.isfinite(raw), raw, 0.0), roi, image_hw, size, loc.map_threshold)
+    return localize.distracter_test(heat, box, roi, image_hw, size, loc.gnet_distracter_value, loc.distracter_ratio)
+
+
+def refit_if_distracted(gnet: dict, g_opt, g_feat: jax.Array, first_map: jax.Array, box: jax.Array,
+                        roi: jax.Array, image_hw: jax.Array, cfg: FCNTConfig) -> dict:
+    """``gnet`` trained ``heads.gnet_underfit_iterations`` more on the first sample, continuing its
+    solver state ``g_opt``, where :func:`first_frame_distracter` fires; else ``gnet`` unchanged
+    (not in FCNT). A real ``lax.cond``: a sequence whose test does not fire pays one head pass."""
+    fired, _ = first_frame_distracter(gnet, g_feat, box, roi, image_hw, cfg)
+    tx = heads.head_optimizer(cfg.heads, "gnet")
+
+    def refit(net):
+        net, _, _ = heads.train_head(net, g_opt, g_feat[None], first_map[None], jnp.ones((1,) + first_map.shape),
+                                     tx, cfg.heads.gnet_underfit_iterations, cfg.heads.output_relu)
+        return net
+
+    return jax.lax.cond(fired, refit, lambda net: net, gnet)
 
 
 def _roi_for_state(target: jax.Array, roi_factor: jax.Array, cfg: FCNTConfig) -> jax.Array:

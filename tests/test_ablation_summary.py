@@ -131,8 +131,13 @@ def test_results_on_disk_adds_what_earlier_runs_left_and_puts_code_last(tmp_path
                    "seed5/elsewhere/fcnt_plus_snet_size",  # a set this summary does not cover
                    "seed1/otb/not_a_preset", "seedx/otb/paper"):  # unknown preset, unparsable seed
         (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "config.json").write_text("{}")
+        (tmp_path / folder / "Couple.json").write_text("{}")
     (tmp_path / "seed3" / "otb").mkdir(parents=True)
     (tmp_path / "seed3" / "otb" / "fcnt_g").write_text("a file, not a result folder")
+    # Claimed by a run that stopped before it: config.json only, no sequence's record.
+    (tmp_path / "seed4" / "otb" / "fcnt_plus_centroid").mkdir(parents=True)
+    (tmp_path / "seed4" / "otb" / "fcnt_plus_centroid" / "config.json").write_text("{}")
     seeds, presets = results_on_disk(tmp_path, ["otb", "otb_analysis"], [1], ["fcnt_plus_motion_model"])
     assert seeds == [0, 1, 2]
     assert presets == ["fcnt_plus", "fcnt_plus_gnet_fit", "fcnt_plus_motion_model", "code"]

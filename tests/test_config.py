@@ -256,6 +256,15 @@ def test_size_vote_candidate_is_one_change_on_todays_fcnt_plus():
         LocalizationConfig(size_vote=1)
 
 
+def test_gnet_refit_candidate_is_one_change_on_todays_fcnt_plus():
+    candidate, plus = get_config("fcnt_plus_gnet_refit"), get_config("fcnt_plus")
+    assert _changed(candidate, plus) == {"heads.gnet_underfit_iterations"}
+    assert candidate.heads.gnet_underfit_iterations == 100 and get_config("code").heads.gnet_underfit_iterations == 0
+    from fcnt_jax.config import ConfigError, HeadConfig
+    with pytest.raises(ConfigError, match="heads.gnet_underfit_iterations=-1"):
+        HeadConfig(gnet_underfit_iterations=-1)
+
+
 def test_from_dict_reads_back_every_preset_and_fills_fields_a_record_predates():
     for name in config_module.PRESETS:
         cfg = get_config(name)

@@ -158,3 +158,69 @@ def test_size_vote_script_reads_map_shape_records_and_names_a_bad_file(tmp_path)
     (records / "Broken.json").write_text(json.dumps([{"box": [0, 0, 1, 1]}]))
     done = run()
     assert done.returncode != 0 and "Broken.json" in done.stderr and "experiments.map_shape" in done.stderr
+
+
+def test_response_slope_by_hand():
+    f = np.array(map_shape.RESPONSE_FACTORS)
+    assert abs(map_shape.response_slope(f, 30.0 * f**0.5) - 0.5) < 1e-12  # half from the box
+    assert abs(map_shape.response_slope(f, np.full(f.shape, 30.0))) < 1e-12  # the target alone
+    assert abs(map_shape.response_slope(f, 30.0 * f) - 1.0) < 1e-12  # the box alone
+    with_nan = 30.0 * f**0.25
+    with_nan[1] = np.nan  # an empty window is left out
+    assert abs(map_shape.response_slope(f, with_nan) - 0.25) < 1e-12
+    assert np.isnan(map_shape.response_slope(f, np.full(f.shape, np.nan)))
+
+
+def test_summarise_response_on_planted_rows():
+    f = list(map_shape.RESPONSE_FACTORS)
+    rows = []
+    for frame, slope in ((1, 0.2), (31, 0.4), (61, 0.9)):
+        g = [[20.0 * 1.1 * x**slope, 40.0 * x] for x in f]  # w: 10 % too big at factor 1; h: the box
+        s = [[20.0, 40.0 * 0.9] for _ in f]  # the target alone, h 10 % too small
+        rows.append({"frame": frame, "truth": [0.0, 0.0, 20.0, 40.0], "factors": f, "g_implied_wh": g,
+                     "s_implied_wh": s})
+    out = map_shape.summarise_response(rows)
+    np.testing.assert_allclose(out["g"]["slope_wh"], [0.4, 1.0], atol=1e-9)  # median over frames
+    np.testing.assert_allclose(out["g"]["log_bias_wh"], [np.log(1.1), 0.0], atol=1e-9)
+    np.testing.assert_allclose(out["s"]["slope_wh"], [0.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(out["s"]["log_bias_wh"], [0.0, np.log(0.9)], atol=1e-9)
+    assert map_shape.response_lines({"Planted": out})[-1] == \
+        "| Planted | 3 | 0.40 / 1.00 | +0.10 / +0.00 | 0.00 / 0.00 | +0.00 / -0.11 |"
+    other = {**out, "g": {"slope_wh": [0.8, 0.0], "log_bias_wh": [0.3, 0.2]}}
+    assert map_shape.response_lines({"Planted": out, "Other": other, "Third": other})[-1] == \
+        "| median of 3 |  | 0.80 / 0.00 | +0.30 / +0.20 | 0.00 / 0.00 | +0.00 / -0.11 |"
+
+
+def test_scale_response_at_factor_one_reads_the_maps_the_tracker_makes(tmp_path):
+    """On frame 1 the tracker's first step crops around the given box, which is the truth; so the
+    factor-1 measurement must equal map_spread of that step's own maps around the truth. Other
+    factors crop other ROIs (the response differs from a pure box-size scaling)."""
+    import jax
+
+    from fcnt_jax import localize, tracker
+    from fcnt_jax.config import get_config
+    from fcnt_jax.data import open_sequence
+
+    from tests.test_backbone import tiny_params
+    from tests.test_batch import make_dataset
+    from tests.test_tracker import TINY
+
+    cfg = get_config("fcnt_plus", TINY)
+    params = tiny_params(jax.random.PRNGKey(0))
+    seq = open_sequence(make_dataset(tmp_path, [("Planted", 4, (96, 128))]) / "Planted")
+    rows = map_shape.scale_response(params, seq, cfg, [1, 3], log=lambda m: None)
+    assert [r["frame"] for r in rows] == [1, 3]
+    np.testing.assert_allclose(rows[1]["truth"], seq.groundtruth[2])
+    with seq.frames(stop=1) as frames:
+        first = next(iter(frames))
+    hw = jnp.asarray(first.shape[:2], jnp.float32)
+    state = tracker.init(params, first, jnp.asarray(seq.init_box, jnp.float32), jax.random.PRNGKey(0), cfg=cfg,
+                         image_hw=hw)
+    _, out = tracker.step(params, state, first, cfg=cfg, return_maps=True)
+    truth = jnp.asarray(seq.groundtruth[0], jnp.float32)
+    at_one = rows[0]["factors"].index(1.0)
+    for net, heat in (("g", out.g_map), ("s", out.s_map)):
+        want = np.asarray(localize.map_spread(heat, out.roi, truth) / localize.SPREAD_PER_SIDE)
+        np.testing.assert_allclose(rows[0][f"{net}_implied_wh"][at_one], want, rtol=1e-4)
+    implied = np.asarray(rows[0]["g_implied_wh"])
+    assert np.all(np.isfinite(implied)) and not np.allclose(implied[0], implied[-1])

@@ -346,3 +346,61 @@ def test_size_vote_moves_only_the_chosen_boxs_size_by_localize_voted_size():
     centre = lambda b: np.asarray(b[:2] + b[2:] / 2)  # noqa: E731
     np.testing.assert_allclose(centre(voted.box), centre(plain.box), atol=1e-3)
     assert float(jnp.max(jnp.abs(voted.box[2:] - plain.box[2:]))) > 1e-3
+
+
+def _init_state(preset: str, overrides: list[str], seed: int = 0):
+    frames, gt = synthetic_sequence(1)
+    cfg = get_config(preset, TINY + overrides)
+    params = tiny_params(jax.random.PRNGKey(0))
+    return tracker.init(params, frames[0], jnp.asarray(gt[0], jnp.float32), jax.random.PRNGKey(seed), cfg=cfg)
+
+
+def test_gnet_refit_is_fcnt_plus_bit_for_bit_where_its_test_does_not_fire():
+    """A distracter ratio no map reaches: the trigger never fires, and the whole first-frame state
+    (both heads, channels, solver state) is fcnt_plus's exactly, so the sequence's run is too."""
+    never = ["localization.distracter_ratio=1e9"]
+    refit, plain = _init_state("fcnt_plus_gnet_refit", never), _init_state("fcnt_plus", never)
+    for a, b in zip(jax.tree_util.tree_leaves(refit), jax.tree_util.tree_leaves(plain)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_gnet_refit_where_its_test_fires_is_the_longer_fit_continued():
+    """Ratio 0: the test fires on any map, so GNet trains 50 + 100 iterations, its solver state
+    continuing: the same net as 150 iterations in one run (to float rounding of the split scan),
+    and far from the 50-iteration one. SNet is untouched."""
+    always = ["localization.distracter_ratio=0"]
+    refit = _init_state("fcnt_plus_gnet_refit", always)
+    long_fit = _init_state("fcnt_plus", always + ["heads.gnet_first_frame_iterations=150"])
+    plain = _init_state("fcnt_plus", always)
+    gap = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+              for a, b in zip(jax.tree_util.tree_leaves(refit.gnet), jax.tree_util.tree_leaves(plain.gnet)))
+    for a, b in zip(jax.tree_util.tree_leaves(refit.gnet), jax.tree_util.tree_leaves(long_fit.gnet)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-4 * gap)
+    assert gap > 0
+    for a, b in zip(jax.tree_util.tree_leaves(refit.snet), jax.tree_util.tree_leaves(plain.snet)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_first_frame_distracter_is_the_trackers_test_on_gnets_first_map():
+    """The trigger's P_d, by hand from the pieces: GNet's raw output on the selected conv5_3
+    channels of the first ROI, thresholded into the ROI frame, mass outside / inside the box."""
+    from fcnt_jax import heads, localize, selection
+
+    frames, gt = synthetic_sequence(1)
+    cfg = get_config("fcnt_plus_gnet_refit", TINY)
+    params = tiny_params(jax.random.PRNGKey(0))
+    box = jnp.asarray(gt[0], jnp.float32)
+    hw = jnp.asarray(frames[0].shape[:2], jnp.float32)
+    state = tracker.init(params, frames[0], box, jax.random.PRNGKey(0), cfg=cfg)
+    roi = geometry.roi_for_box(box, cfg.roi.roi_scale)
+    _, conv5 = tracker._features(params, frames[0], roi, hw, cfg)
+    g_feat = selection.gather_channels(conv5, state.g_channels)
+    fired, pd = tracker.first_frame_distracter(state.gnet, g_feat, box, roi, hw, cfg)
+    heat = np.asarray(localize.roi_heat_map(heads.head_apply(state.gnet, g_feat), roi, hw, cfg.roi.roi_size,
+                                            cfg.localization.map_threshold))
+    strong = np.where(heat > 0.2, heat, 0.0)
+    region = np.asarray(geometry.box_to_roi(localize.clip_box(box, hw)[None], roi, cfg.roi.roi_size))[0]
+    inside = float(localize.box_integrals(localize.summed_area_table(jnp.asarray(strong)), jnp.asarray(region[None]))[0])
+    want = (strong.sum() - inside) / max(inside, 1e-12)
+    np.testing.assert_allclose(float(pd), want, rtol=1e-4)
+    assert bool(fired) == (want >= 0.2)

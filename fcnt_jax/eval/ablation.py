@@ -115,15 +115,22 @@ def all_sets_lines(table: dict, expected: dict[str, list[str]], reference: str =
     return lines, result
 
 
+def holds_results(folder: Path) -> bool:
+    """Whether a result folder holds any sequence's record (``<Seq>.json``). A runner claims its
+    folders before tracking (writing ``config.json``), so a run stopped early leaves claimed
+    folders with nothing in them, which are no results."""
+    return folder.is_dir() and any(p.name != "config.json" for p in folder.glob("*.json"))
+
+
 def results_on_disk(out: Path, set_names: list[str], seeds: list[int], presets: list[str]) -> tuple[list[int], list[str]]:
     """The seeds and presets to summarise: those asked for, and every known preset and seed with a
-    result folder under ``out`` (``seed<s>/<set>/<config.result_folder(preset)>/``); presets in
-    config.PRESETS' order, code last (the reference)."""
+    result folder under ``out`` (``seed<s>/<set>/<config.result_folder(preset)>/``) that holds
+    results (:func:`holds_results`); presets in config.PRESETS' order, code last (the reference)."""
     by_folder = presets_by_result_folder()
     found_seeds, found_presets = set(seeds), set(presets)
     for folder in out.glob("seed*/*/*"):
         seed, set_name, preset = folder.parent.parent.name[4:], folder.parent.name, by_folder.get(folder.name)
-        if folder.is_dir() and seed.isdigit() and set_name in set_names and preset is not None:
+        if holds_results(folder) and seed.isdigit() and set_name in set_names and preset is not None:
             found_seeds.add(int(seed))
             found_presets.add(preset)
     order = [p for p in PRESETS if p in found_presets and p != "code"] + (["code"] if "code" in found_presets else [])

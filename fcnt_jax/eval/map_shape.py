@@ -202,3 +202,111 @@ def size_vote_lines(votes: dict[str, dict]) -> list[str]:
                      f"| {total['s_right']} / {total['s_wrong']} | {total['agree_right']} / {total['agree_wrong']} "
                      f"| {total['on']} | {total['agree_on']} | {mean_on:+.4f} |")
     return lines
+
+
+RESPONSE_FACTORS = (0.8, 0.9, 1.0, 1.1, 1.25)
+
+
+def _implied_sizes_at(vgg_params, state, frame, box, cfg):
+    """Both nets' implied (w, h) around ``box``, with the ROI the tracker would crop for it."""
+    from fcnt_jax import geometry, localize, tracker
+
+    loc, size = cfg.localization, cfg.roi.roi_size
+    roi = tracker._roi_for_state(geometry.box_to_state(box, loc.template_size), state.roi_factor, cfg)
+    conv4, conv5 = tracker._features(vgg_params, frame, roi, state.image_hw, cfg)
+    _, g_raw, s_raw = tracker.head_outputs(state, conv4, conv5, cfg)
+    out = []
+    for raw in (g_raw, s_raw):
+        heat = localize.roi_heat_map(raw, roi, state.image_hw, size, loc.map_threshold)
+        out.append(map_spread(heat, roi, box, loc.size_map_window) / SPREAD_PER_SIDE)
+    return jnp.stack(out)
+
+
+_implied_sizes_at_jit = jax.jit(_implied_sizes_at, static_argnames=("cfg",))
+
+
+def response_slope(factors, implied) -> float:
+    """Least-squares slope of log(implied) on log(factor): 0 when the implied size ignores the box
+    (all of it from the target), 1 when it scales with the box (none of it from the target)."""
+    x, y = np.log(np.asarray(factors, np.float64)), np.log(np.asarray(implied, np.float64))
+    ok = np.isfinite(y)
+    if ok.sum() < 2:
+        return float("nan")
+    x, y = x[ok], y[ok]
+    return float(np.sum((x - x.mean()) * (y - y.mean())) / np.sum((x - x.mean()) ** 2))
+
+
+def scale_response(vgg_params, seq, cfg, frame_numbers, factors=RESPONSE_FACTORS, seed: int = 0,
+                   log=print) -> list[dict]:
+    """On each of ``frame_numbers`` (1-based) with a truth box, the truth box scaled by each factor
+    (same centre), the ROI cropped for it as the tracker would, and both nets' implied (w, h) there
+    (heads as trained on frame 1 by ``init``; GNet is never updated, SNet is, so SNet's rows are
+    its first-frame self). The box-independent part of a map's size estimate, measured with the
+    truth held fixed, which a closed-loop run cannot separate from the box it resized."""
+    from fcnt_jax import tracker
+
+    wanted = sorted(set(int(n) for n in frame_numbers))
+    rows = []
+    with seq.frames(stop=wanted[-1]) as frames:
+        state = None
+        for i, frame in enumerate(frames):
+            if state is None:
+                hw = jnp.asarray(frame.shape[:2], jnp.float32)
+                state = tracker.init(vgg_params, frame, jnp.asarray(seq.init_box, jnp.float32),
+                                     jax.random.PRNGKey(seed), cfg=cfg, image_hw=hw)
+            if i + 1 not in wanted or seq.groundtruth is None:
+                continue
+            truth = np.asarray(seq.groundtruth[i], np.float64)
+            if not (np.all(np.isfinite(truth)) and truth[2] > 0 and truth[3] > 0):
+                continue
+            centre = truth[:2] + truth[2:] / 2
+            implied = []
+            for f in factors:
+                box = np.concatenate([centre - f * truth[2:] / 2, f * truth[2:]])
+                implied.append(np.asarray(_implied_sizes_at_jit(vgg_params, state, frame,
+                                                                jnp.asarray(box, jnp.float32), cfg), np.float64))
+            implied = np.stack(implied)  # (factor, net, side)
+            rows.append({"frame": i + 1, "truth": truth.tolist(), "factors": list(factors),
+                         "g_implied_wh": implied[:, 0].tolist(), "s_implied_wh": implied[:, 1].tolist()})
+            log(f"{seq.name}: frame {i + 1} measured")
+    return rows
+
+
+def summarise_response(rows: list[dict]) -> dict:
+    """Per net and side: the median over frames of the response slope (:func:`response_slope`)
+    and of log(implied / truth) at factor 1 (the estimate's bias on a right-sized box)."""
+    out = {"frames": [r["frame"] for r in rows]}
+    for net in ("g", "s"):
+        slopes, biases = [], []
+        for r in rows:
+            implied = np.asarray(r[f"{net}_implied_wh"], np.float64)
+            factors = np.asarray(r["factors"], np.float64)
+            slopes.append([response_slope(factors, implied[:, k]) for k in (0, 1)])
+            at_one = int(np.argmin(np.abs(factors - 1.0)))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                biases.append(np.log(implied[at_one] / np.asarray(r["truth"][2:], np.float64)).tolist())
+        slopes, biases = np.array(slopes).reshape(-1, 2), np.array(biases).reshape(-1, 2)
+        out[net] = {"slope_wh": [float(np.nanmedian(slopes[:, k])) if np.isfinite(slopes[:, k]).any()
+                                 else float("nan") for k in (0, 1)],
+                    "log_bias_wh": [float(np.nanmedian(biases[:, k])) if np.isfinite(biases[:, k]).any()
+                                    else float("nan") for k in (0, 1)]}
+    return out
+
+
+def response_lines(summaries: dict[str, dict]) -> list[str]:
+    """A markdown table: one row per sequence, both nets, and the median over sequences."""
+    lines = ["| sequence | frames | GNet slope w / h | GNet log bias w / h | SNet (frame-1) slope w / h "
+             "| SNet (frame-1) log bias w / h |", "|---|---|---|---|---|---|"]
+    rows = list(summaries.items())
+    if len(rows) > 1:
+        median = {net: {key: np.nanmedian([s[net][key] for _, s in rows], axis=0).tolist()
+                        for key in ("slope_wh", "log_bias_wh")} for net in ("g", "s")}
+        rows.append((f"median of {len(rows)}", {**median, "frames": []}))
+    for name, s in rows:
+        g, sn = s["g"], s["s"]
+        frames = len(s["frames"]) if s["frames"] else ""
+        lines.append(f"| {name} | {frames} | {g['slope_wh'][0]:.2f} / {g['slope_wh'][1]:.2f} "
+                     f"| {g['log_bias_wh'][0]:+.2f} / {g['log_bias_wh'][1]:+.2f} "
+                     f"| {sn['slope_wh'][0]:.2f} / {sn['slope_wh'][1]:.2f} "
+                     f"| {sn['log_bias_wh'][0]:+.2f} / {sn['log_bias_wh'][1]:+.2f} |")
+    return lines

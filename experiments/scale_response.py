@@ -1,0 +1,84 @@
+"""How much of a heat map's implied size comes from the target and how much from the box it was
+cropped for (fcnt_jax.eval.map_shape.scale_response): the question behind both rejected
+map-spread size fixes (size_from_snet_map, size_vote).
+
+    python -m experiments.scale_response --otb_root=../shared/data/OTB --analysis_root=../shared/data/OTB_analysis \
+        --frames=1,31,61,91 --output_dir=experiments/results/scale_response
+
+On each listed frame the truth box is scaled by 0.8 ... 1.25 (same centre), the ROI cropped for it
+as the tracker would, and each net's implied size read there. Slope of log(implied) on
+log(factor): 0 = the size comes from the target alone, 1 = from the box alone. Heads as trained on
+frame 1 (GNet never changes; SNet's online updates are not in it). Writes ``<Seq>.json`` and
+``scale_response.md`` / ``.json``. ~30 s a sequence here (2-core CPU). What it showed:
+WORKSPACE.md, "The size vote".
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from absl import flags
+
+from experiments import run_main
+
+flags.DEFINE_string("otb_root", "../shared/data/OTB", "folder of OTB sequences ('' to skip)")
+flags.DEFINE_string("analysis_root", "../shared/data/OTB_analysis", "second folder of sequences ('' to skip)")
+flags.DEFINE_list("sequences", [], "only these sequence names (default: every dev sequence)")
+flags.DEFINE_list("frames", ["1", "31", "61", "91"], "1-based frames to measure on")
+flags.DEFINE_string("preset", "fcnt_plus", "config preset")
+flags.DEFINE_integer("seed", 0, "PRNG seed")
+flags.DEFINE_string("weights", None, "VGG-16 weights file (default: the verified cache)")
+flags.DEFINE_string("output_dir", None, "where results go", required=True)
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    del argv
+    from absl import app
+
+    from fcnt_jax import backbone, weights
+    from fcnt_jax.config import get_config
+    from fcnt_jax.data import SequenceError, open_sequence
+    from fcnt_jax.eval.map_shape import response_lines, scale_response, summarise_response
+    from fcnt_jax.run import stderr_log, write_text_atomic
+
+    try:
+        frame_numbers = [int(f) for f in FLAGS.frames]
+    except ValueError as e:
+        raise app.UsageError(f"--frames: expected 1-based frame numbers, got {FLAGS.frames}") from e
+    if not frame_numbers or min(frame_numbers) < 1:
+        raise app.UsageError(f"--frames: expected 1-based frame numbers, got {FLAGS.frames}")
+    cfg = get_config(FLAGS.preset)
+    folders = [p for root in (FLAGS.otb_root, FLAGS.analysis_root) if root
+               for p in sorted(Path(root).iterdir()) if p.is_dir()]
+    if FLAGS.sequences:
+        folders = [p for p in folders if p.name in FLAGS.sequences]
+    if not folders:
+        raise app.UsageError("no sequence folders to measure (check --otb_root, --analysis_root, --sequences)")
+    out = Path(FLAGS.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    params = backbone.to_device_params(weights.load_vgg16_params(FLAGS.weights))
+    summaries, failed = {}, False
+    for path in folders:
+        try:
+            seq = open_sequence(path)
+            rows = scale_response(params, seq, cfg, frame_numbers, seed=FLAGS.seed, log=stderr_log)
+        except (SequenceError, ValueError, OSError) as e:
+            stderr_log(f"{path}: skipped: {e}")
+            failed = True
+            continue
+        write_text_atomic(out / f"{seq.name}.json", json.dumps(rows))
+        summaries[seq.name] = summarise_response(rows)
+    header = (f"Scale response of the implied size, preset {FLAGS.preset}, seed {FLAGS.seed}, frames "
+              f"{','.join(map(str, frame_numbers))} (python -m experiments.scale_response).\n\n")
+    text = header + "\n".join(response_lines(summaries)) + "\n"
+    write_text_atomic(out / "scale_response.json", json.dumps(
+        {"preset": FLAGS.preset, "seed": FLAGS.seed, "frames": frame_numbers, "sequences": summaries}, indent=2))
+    write_text_atomic(out / "scale_response.md", text)
+    print(text)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    run_main(main)
