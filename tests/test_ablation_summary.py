@@ -167,3 +167,31 @@ def test_fcnt_plus_script_refuses_a_folder_of_another_configuration_before_any_w
     assert str(taken) in done.stderr and "localization.gnet_fallback" in done.stderr, done.stderr[-2000:]
     assert "no_such_weights" not in done.stderr
     assert sorted(p.name for p in taken.iterdir()) == ["config.json"]
+
+
+def test_compare_boxes_reports_the_largest_box_difference_per_sequence(tmp_path):
+    """Planted folders: Same has identical boxes (0), Moved one frame 2.5 px off, Short a frame
+    fewer and Alone only in the reference folder (both 'missing': not the same run)."""
+    import subprocess
+    import sys
+
+    from fcnt_jax.config import result_folder
+    from tests.conftest import REPO_ROOT
+
+    boxes = [[10.0, 10.0, 20.0, 30.0], [11.0, 10.0, 20.0, 30.0]]
+    folders = {p: tmp_path / "seed0" / "otb" / result_folder(p) for p in ("fcnt_plus", "fcnt_plus_gnet_refit")}
+    for preset, folder in folders.items():
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text("{}")
+        moved = [boxes[0], [11.0, 12.5, 20.0, 30.0]] if preset == "fcnt_plus_gnet_refit" else boxes
+        for name, b in (("Same", boxes), ("Moved", moved), ("Short", boxes[:1] if preset == "fcnt_plus" else boxes)):
+            (folder / f"{name}.json").write_text(json.dumps({"per_frame": {"box": b}}))
+    (folders["fcnt_plus"] / "Alone.json").write_text(json.dumps({"per_frame": {"box": boxes}}))
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "experiments.compare_boxes", "--presets=fcnt_plus,fcnt_plus_gnet_refit",
+                           f"--results_dir={tmp_path}", "--seeds=0,1", f"--output_dir={out}"], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    got = json.loads((out / "compare_boxes.json").read_text())["max_box_difference"]
+    assert got == {"otb": {"0": {"Alone": None, "Moved": 2.5, "Same": 0.0, "Short": None}}}
+    assert "| otb | 0 | Moved | 2.5 |" in (out / "compare_boxes.md").read_text()
