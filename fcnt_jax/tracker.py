@@ -164,7 +164,10 @@ def refit_if_distracted(gnet: dict, g_opt, g_feat: jax.Array, first_map: jax.Arr
                         roi: jax.Array, image_hw: jax.Array, cfg: FCNTConfig) -> dict:
     """``gnet`` trained ``heads.gnet_underfit_iterations`` more on the first sample, continuing its
     solver state ``g_opt``, where :func:`first_frame_distracter` fires; else ``gnet`` unchanged
-    (not in FCNT). A real ``lax.cond``: a sequence whose test does not fire pays one head pass."""
+    (not in FCNT). A real ``lax.cond``: a sequence whose test does not fire pays one head pass.
+    Under ``vmap`` (``batch.batch_init``) the cond becomes a select: every sequence of the batch
+    then computes the refit's iterations and keeps them only where its own test fired (the same
+    result, more first-frame work)."""
     fired, _ = first_frame_distracter(gnet, g_feat, box, roi, image_hw, cfg)
     tx = heads.head_optimizer(cfg.heads, "gnet")
 
