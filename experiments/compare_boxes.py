@@ -2,11 +2,12 @@
 their per-frame boxes, from the result folders experiments.fcnt_plus wrote
 (``seed<s>/<set>/<config.result_folder(preset)>/<Seq>.json``).
 
-    python -m experiments.compare_boxes --presets=fcnt_plus,fcnt_plus_gnet_refit \
+    python -m experiments.compare_boxes --presets=fcnt_plus_no_gnet_refit,fcnt_plus \
         --results_dir=experiments/results/fcnt_plus --output_dir=experiments/results/fcnt_plus/gnet_refit_same_boxes
 
-Used for fcnt_plus_gnet_refit's criterion (c): where its trigger does not fire, its run must be
-fcnt_plus's. Writes ``compare_boxes.md`` / ``.json``; seconds.
+Used for gnet_refit's criterion (c) (run as the candidate fcnt_plus_gnet_refit, today's
+fcnt_plus): where its trigger does not fire, its run must be fcnt_plus_no_gnet_refit's. Writes
+``compare_boxes.md`` / ``.json``; seconds.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Does GNet see a distracter on the very frame it was trained on? Per dev sequence and seed:
 P_d of GNet's map of the first frame at the given box after the preset's first-frame training
 (fcnt_jax.eval.first_frame), and whether the test fires, the trigger of
-``heads.gnet_underfit_iterations`` (candidate fcnt_plus_gnet_refit).
+``heads.gnet_underfit_iterations`` (fcnt_plus's gnet_refit fix; the default preset here is the one
+before it, whose GNet is the 50-iteration one the trigger tests).
 
     python -m experiments.first_frame_fit --seeds=0,1,2 --output_dir=experiments/results/first_frame_fit
 
@@ -22,7 +23,7 @@ flags.DEFINE_string("otb_root", "../shared/data/OTB", "folder of OTB sequences (
 flags.DEFINE_string("analysis_root", "../shared/data/OTB_analysis", "second folder of sequences ('' to skip)")
 flags.DEFINE_list("sequences", [], "only these sequence names (default: every one)")
 flags.DEFINE_list("seeds", ["0", "1", "2"], "PRNG seeds")
-flags.DEFINE_string("preset", "fcnt_plus", "config preset whose first-frame GNet is tested")
+flags.DEFINE_string("preset", "fcnt_plus_no_gnet_refit", "config preset whose first-frame GNet is tested")
 flags.DEFINE_string("weights", None, "VGG-16 weights file (default: the verified cache)")
 flags.DEFINE_string("output_dir", None, "where results go", required=True)
 FLAGS = flags.FLAGS

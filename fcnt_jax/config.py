@@ -251,15 +251,16 @@ class HeadConfig:
     # give P_d 0.14 / 0.03 / 0.018. Each iteration costs what an SNet one does, so the init budget
     # (<= 2x code's) bounds it.]
     gnet_first_frame_iterations: int | None = None
-    # Not in FCNT (0 in code, paper and fcnt_plus; the candidate preset fcnt_plus_gnet_refit, on
-    # today's fcnt_plus). After GNet's first-frame iterations, its own distracter test (spec §5.4,
+    # Not in FCNT (0 in code and paper; 100 in fcnt_plus, which it joined as the candidate
+    # fcnt_plus_gnet_refit on what is now fcnt_plus_no_gnet_refit). After GNet's first-frame iterations, its own distracter test (spec §5.4,
     # the tracker's per-frame rule and thresholds) is applied to its map of the first frame at the
     # given box; where it fires, GNet trains this many iterations more on the same sample (its
     # solver state continues, so 50 + 100 is a 150-iteration fit). A net that sees a distracter
     # on the one frame it was trained on has not fitted it: on Diving (P_d 0.38 at frame 1 in
     # every seed) SNet then decides every frame. [OURS, issue 19: 150 iterations (gnet_fit, this
     # field's 100 = 150 - 50) took Diving from 0.305 / 0.298 / 0.313 AUC to 0.417 / 0.425 / 0.419
-    # (seeds 0-2, fcnt_plus_gnet_fit against fcnt_plus), but given to every sequence it cost
+    # (seeds 0-2, fcnt_plus_gnet_fit_no_gnet_refit against fcnt_plus_no_gnet_refit), but given to
+    # every sequence it cost
     # David, Crossing, Football1 and Tiger1 ~0.03 each and left fcnt_plus ("Dropping gnet_fit and
     # aspect"). Of the 16 dev sequences only Diving's first frame fires the test (fcnt_plus seed 0:
     # P_d 0.383; the next, Crossing, 0.105), so the others keep their 50-iteration GNet.]
@@ -302,7 +303,7 @@ class LocalizationConfig:
     # its width (the two agree only while the aspect is frozen). The width stays s x 64 (IVT's
     # aspect scales the height), so while scale sampling is off only the height moves.
     # [OURS, issue 19's audit: on Diving the fixed box drifts as the diver crouches. The value
-    # 0.004 in fcnt_plus_aspect is the paper's scale rate (0.4 % of the initial size per frame) [P §5],
+    # 0.004 in fcnt_plus_aspect_no_gnet_refit is the paper's scale rate (0.4 % of the initial size per frame) [P §5],
     # applied to the aspect, not tuned.]
     aspect_sigma: float = 0.0
     # IVT template side: s = w / 64. [O:util/loc2affgeo.m p_sz=64]
@@ -497,7 +498,7 @@ class UpdateConfig:
     # fcnt_plus_gnet_fit_aspect_no_latest_sample, seed 0, the store was first replaced at frame 19
     # on Football1 (whose look changes within 8 frames; its discrimination updates at frames 3 and
     # 7 used the first frame, and the frame-19 replacement was already off the player), 56 on
-    # Crossing, 20 on MotorRolling, 13 on Deer. In fcnt_plus_gnet_fit_aspect over 3 seeds:
+    # Crossing, 20 on MotorRolling, 13 on Deer. In fcnt_plus_gnet_fit_aspect_no_gnet_refit over 3 seeds:
     # Football1 0.193 -> 0.686 AUC, the 16 dev sequences 0.657 -> 0.688. WORKSPACE "The latest
     # confident sample".]
     stored_sample: str = "most_confident"  # or "latest_confident"
@@ -657,7 +658,7 @@ def _ablation(name: str, assignments: list[str]):
 PLUS_FIXES: dict[str, tuple[str, ...]] = {
     # GNet's particle instead of holding the box when SNet is unsure (Football1 frames 19-21).
     # Acts on few frames (7 in fcnt_plus over seeds 0-2 of the 16 dev sequences, 1 in
-    # fcnt_plus_aspect: the summary's "GNet fallback" column); kept as the fix of the mechanism the
+    # fcnt_plus_aspect_no_gnet_refit: the summary's "GNet fallback" column); kept as the fix of the mechanism the
     # audit measured, not judged by the drop rule (WORKSPACE, "Dropping gnet_fit and aspect").
     "gnet_fallback": ("localization.gnet_fallback=true",),
     # SNet's updates train on the latest confident frame, not on the first frame's look until the
@@ -665,6 +666,12 @@ PLUS_FIXES: dict[str, tuple[str, ...]] = {
     # lost). Joined fcnt_plus by the criterion set before its runs: WORKSPACE "fcnt_plus (issue
     # 19)", "The latest confident sample".
     "latest_sample": ("updates.stored_sample=latest_confident",),
+    # GNet trained 100 iterations more on frame 1 only where its own distracter test fires on that
+    # frame at the given box (Diving alone of the 16 dev sequences: P_d 0.388). Joined fcnt_plus by
+    # the criterion set before its runs (paired by seed; the sequences that do not fire ran
+    # fcnt_plus's boxes exactly): WORKSPACE "GNet refitted where it sees a distracter on its own
+    # frame".
+    "gnet_refit": ("heads.gnet_underfit_iterations=100",),
 }
 # Fixes measured and dropped from fcnt_plus, in the order they left. The rule (WORKSPACE, set
 # before each arm's runs): a fix leaves when, over seeds 0-2, its arm loses no dev sequence by more
@@ -696,20 +703,24 @@ DROPPED_PLUS_FIXES: dict[str, tuple[str, ...]] = {
 # lacks; the family as first built (with scale_from_start) keeps the names it was published under.
 # A drop renames presets; it never renames result folders (``result_folder``).
 PLUS_VARIANTS: dict[str, tuple[str, ...]] = {
-    "fcnt_plus": ("gnet_fallback", "latest_sample"),
-    "fcnt_plus_no_gnet_fallback": ("latest_sample",),
-    "fcnt_plus_no_latest_sample": ("gnet_fallback",),
-    # Before aspect left (gnet_fit had left): the preset whose aspect arm is fcnt_plus.
-    "fcnt_plus_aspect": ("gnet_fallback", "aspect", "latest_sample"),
+    "fcnt_plus": ("gnet_fallback", "latest_sample", "gnet_refit"),
+    "fcnt_plus_no_gnet_fallback": ("latest_sample", "gnet_refit"),
+    "fcnt_plus_no_latest_sample": ("gnet_fallback", "gnet_refit"),
+    # Before gnet_refit joined: the preset whose gnet_refit arm it is, and its arms.
+    "fcnt_plus_no_gnet_refit": ("gnet_fallback", "latest_sample"),
+    "fcnt_plus_no_gnet_fallback_no_gnet_refit": ("latest_sample",),
+    "fcnt_plus_no_latest_sample_no_gnet_refit": ("gnet_fallback",),
+    # Before aspect left (gnet_fit had left): the preset whose aspect arm is fcnt_plus_no_gnet_refit.
+    "fcnt_plus_aspect_no_gnet_refit": ("gnet_fallback", "aspect", "latest_sample"),
     # Before gnet_fit left: fcnt_plus with four fixes, and its arms.
-    "fcnt_plus_gnet_fit_aspect": ("gnet_fit", "gnet_fallback", "aspect", "latest_sample"),
-    "fcnt_plus_gnet_fit": ("gnet_fit", "gnet_fallback", "latest_sample"),
-    "fcnt_plus_gnet_fit_aspect_no_gnet_fallback": ("gnet_fit", "aspect", "latest_sample"),
+    "fcnt_plus_gnet_fit_aspect_no_gnet_refit": ("gnet_fit", "gnet_fallback", "aspect", "latest_sample"),
+    "fcnt_plus_gnet_fit_no_gnet_refit": ("gnet_fit", "gnet_fallback", "latest_sample"),
+    "fcnt_plus_gnet_fit_aspect_no_gnet_fallback_no_gnet_refit": ("gnet_fit", "aspect", "latest_sample"),
     # Before latest_sample joined, and its arms.
-    "fcnt_plus_gnet_fit_aspect_no_latest_sample": ("gnet_fit", "gnet_fallback", "aspect"),
-    "fcnt_plus_aspect_no_latest_sample": ("gnet_fallback", "aspect"),
-    "fcnt_plus_gnet_fit_no_latest_sample": ("gnet_fit", "gnet_fallback"),
-    "fcnt_plus_gnet_fit_aspect_no_gnet_fallback_no_latest_sample": ("gnet_fit", "aspect"),
+    "fcnt_plus_gnet_fit_aspect_no_latest_sample_no_gnet_refit": ("gnet_fit", "gnet_fallback", "aspect"),
+    "fcnt_plus_aspect_no_latest_sample_no_gnet_refit": ("gnet_fallback", "aspect"),
+    "fcnt_plus_gnet_fit_no_latest_sample_no_gnet_refit": ("gnet_fit", "gnet_fallback"),
+    "fcnt_plus_gnet_fit_aspect_no_gnet_fallback_no_latest_sample_no_gnet_refit": ("gnet_fit", "aspect"),
     # As first built, and its arms.
     "fcnt_plus_scale_from_start": ("gnet_fit", "gnet_fallback", "aspect", "scale_from_start"),
     "fcnt_plus_scale_from_start_no_gnet_fit": ("gnet_fallback", "aspect", "scale_from_start"),
@@ -762,39 +773,47 @@ PRESETS = {
     "fcnt_plus_motion_model": _first_plus("fcnt_plus_motion_model", [
         "localization.motion_prior=true", "localization.motion_prior_size=false", "localization.constant_velocity=true"]),
 }
-# A candidate fix on today's fcnt_plus (gnet_fallback + latest_sample): the box's centre moved to
-# its map's centroid (see LocalizationConfig.centre_to_map_centroid); rejected by the criterion
-# WORKSPACE "The map centroid" set before its runs.
+# Candidate fixes on fcnt_plus as it was before gnet_refit joined (gnet_fallback + latest_sample,
+# today's fcnt_plus_no_gnet_refit). The box's centre moved to its map's centroid (see
+# LocalizationConfig.centre_to_map_centroid); rejected by the criterion WORKSPACE "The map
+# centroid" set before its runs.
 PRESETS["fcnt_plus_centroid"] = lambda: dataclasses.replace(
-    plus_variant("fcnt_plus").override(["localization.centre_to_map_centroid=true"]), preset="fcnt_plus_centroid")
-# A candidate fix on today's fcnt_plus: GNet trained on where its own distracter test fires on
-# its first frame (see HeadConfig.gnet_underfit_iterations); judged by the criterion WORKSPACE
-# "GNet refitted where it sees a distracter on its own frame" set before its runs.
-PRESETS["fcnt_plus_gnet_refit"] = lambda: dataclasses.replace(
-    plus_variant("fcnt_plus").override(["heads.gnet_underfit_iterations=100"]), preset="fcnt_plus_gnet_refit")
-# A candidate fix on today's fcnt_plus: the box's size moved where both nets' maps agree (see
-# LocalizationConfig.size_vote); rejected on its smoke run before the 16-sequence runs (a ratchet).
+    plus_variant("fcnt_plus_no_gnet_refit").override(["localization.centre_to_map_centroid=true"]),
+    preset="fcnt_plus_centroid")
+# The box's size moved where both nets' maps agree (see LocalizationConfig.size_vote); rejected on
+# its smoke run before the 16-sequence runs (a ratchet).
 PRESETS["fcnt_plus_size_vote"] = lambda: dataclasses.replace(
-    plus_variant("fcnt_plus").override(["localization.size_vote=true"]), preset="fcnt_plus_size_vote")
+    plus_variant("fcnt_plus_no_gnet_refit").override(["localization.size_vote=true"]), preset="fcnt_plus_size_vote")
+# (GNet refitted where its own distracter test fires on its first frame, the candidate
+# fcnt_plus_gnet_refit, joined: it is today's fcnt_plus.)
 ABLATIONS = ("code", "fcnt_g", "fcnt_s", "fcnt_512", "fcnt_256", "fcnt_128", "fcnt_64", "paper")
 # fcnt_plus and each fix removed in turn, then the code preset (issue 19's ablation).
 PLUS_ABLATION = (plus_name(), *(plus_name(without=fix) for fix in PLUS_FIXES), "code")
 
 
 # Preset names that no longer exist, and what their configuration is called now. (Three names
-# changed meaning instead: fcnt_plus, fcnt_plus_no_gnet_fallback and fcnt_plus_no_latest_sample are
-# today's preset and its arms; WORKSPACE "Dropping gnet_fit and aspect" lists what they were.)
+# changed meaning instead, at each change of fcnt_plus: fcnt_plus, fcnt_plus_no_gnet_fallback and
+# fcnt_plus_no_latest_sample are today's preset and its arms; WORKSPACE "fcnt_plus (issue 19)"
+# lists what they were.)
 RENAMED_PRESETS: dict[str, tuple[str, str]] = {  # old name -> (its preset now, why; "" when the name says it)
-    "fcnt_plus_no_scale_from_start": ("fcnt_plus_gnet_fit_aspect_no_latest_sample",
+    "fcnt_plus_no_scale_from_start": ("fcnt_plus_gnet_fit_aspect_no_latest_sample_no_gnet_refit",
                                       "fcnt_plus as it was after scale_from_start was dropped; fcnt_plus as "
                                       "first built is 'fcnt_plus_scale_from_start'"),
-    "fcnt_plus_latest_sample": ("fcnt_plus_gnet_fit_aspect",
+    "fcnt_plus_latest_sample": ("fcnt_plus_gnet_fit_aspect_no_gnet_refit",
                                 "fcnt_plus when latest_sample joined it, before gnet_fit and aspect were dropped"),
-    "fcnt_plus_no_gnet_fit": ("fcnt_plus_aspect", "gnet_fit was dropped from fcnt_plus, then aspect"),
-    "fcnt_plus_no_aspect": ("fcnt_plus_gnet_fit", "fcnt_plus before gnet_fit was dropped, without aspect"),
-    "fcnt_plus_no_latest_sample_no_gnet_fit": ("fcnt_plus_aspect_no_latest_sample", ""),
-    "fcnt_plus_no_latest_sample_no_aspect": ("fcnt_plus_gnet_fit_no_latest_sample", ""),
-    "fcnt_plus_no_latest_sample_no_gnet_fallback": ("fcnt_plus_gnet_fit_aspect_no_gnet_fallback_no_latest_sample", ""),
+    "fcnt_plus_no_gnet_fit": ("fcnt_plus_aspect_no_gnet_refit", "gnet_fit was dropped from fcnt_plus, then aspect"),
+    "fcnt_plus_no_aspect": ("fcnt_plus_gnet_fit_no_gnet_refit", "fcnt_plus before gnet_fit was dropped, without aspect"),
+    "fcnt_plus_no_latest_sample_no_gnet_fit": ("fcnt_plus_aspect_no_latest_sample_no_gnet_refit", ""),
+    "fcnt_plus_no_latest_sample_no_aspect": ("fcnt_plus_gnet_fit_no_latest_sample_no_gnet_refit", ""),
+    "fcnt_plus_no_latest_sample_no_gnet_fallback": (
+        "fcnt_plus_gnet_fit_aspect_no_gnet_fallback_no_latest_sample_no_gnet_refit", ""),
+    # gnet_refit joined: every earlier variant's name gained "_no_gnet_refit".
+    "fcnt_plus_gnet_refit": ("fcnt_plus", "the candidate joined fcnt_plus"),
+    **{name: (f"{name}_no_gnet_refit", "gnet_refit joined fcnt_plus") for name in (
+        "fcnt_plus_aspect", "fcnt_plus_gnet_fit_aspect", "fcnt_plus_gnet_fit",
+        "fcnt_plus_gnet_fit_aspect_no_gnet_fallback", "fcnt_plus_gnet_fit_aspect_no_latest_sample",
+        "fcnt_plus_aspect_no_latest_sample", "fcnt_plus_gnet_fit_no_latest_sample",
+        "fcnt_plus_gnet_fit_aspect_no_gnet_fallback_no_latest_sample")},
 }
 
 # Result folders (``seed<s>/<set>/<folder>/`` under experiments.fcnt_plus's output) are never
@@ -803,14 +822,16 @@ RENAMED_PRESETS: dict[str, tuple[str, str]] = {  # old name -> (its preset now, 
 # preset had then (preset now -> folder; each folder's ``config.json`` is the configuration that
 # ran, tests/test_config.py checks it against the preset's).
 LEGACY_RESULT_FOLDERS: dict[str, str] = {
-    "fcnt_plus_gnet_fit_aspect": "fcnt_plus",
-    "fcnt_plus_aspect": "fcnt_plus_no_gnet_fit",
-    "fcnt_plus_gnet_fit": "fcnt_plus_no_aspect",
-    "fcnt_plus_gnet_fit_aspect_no_gnet_fallback": "fcnt_plus_no_gnet_fallback",
-    "fcnt_plus_gnet_fit_aspect_no_latest_sample": "fcnt_plus_no_latest_sample",
-    "fcnt_plus_aspect_no_latest_sample": "fcnt_plus_no_latest_sample_no_gnet_fit",
-    "fcnt_plus_gnet_fit_no_latest_sample": "fcnt_plus_no_latest_sample_no_aspect",
-    "fcnt_plus_gnet_fit_aspect_no_gnet_fallback_no_latest_sample":
+    # Today's fcnt_plus ran as the candidate fcnt_plus_gnet_refit.
+    "fcnt_plus": "fcnt_plus_gnet_refit",
+    "fcnt_plus_gnet_fit_aspect_no_gnet_refit": "fcnt_plus",
+    "fcnt_plus_aspect_no_gnet_refit": "fcnt_plus_no_gnet_fit",
+    "fcnt_plus_gnet_fit_no_gnet_refit": "fcnt_plus_no_aspect",
+    "fcnt_plus_gnet_fit_aspect_no_gnet_fallback_no_gnet_refit": "fcnt_plus_no_gnet_fallback",
+    "fcnt_plus_gnet_fit_aspect_no_latest_sample_no_gnet_refit": "fcnt_plus_no_latest_sample",
+    "fcnt_plus_aspect_no_latest_sample_no_gnet_refit": "fcnt_plus_no_latest_sample_no_gnet_fit",
+    "fcnt_plus_gnet_fit_no_latest_sample_no_gnet_refit": "fcnt_plus_no_latest_sample_no_aspect",
+    "fcnt_plus_gnet_fit_aspect_no_gnet_fallback_no_latest_sample_no_gnet_refit":
         "fcnt_plus_no_latest_sample_no_gnet_fallback",
     **{name: name for name in PLUS_VARIANTS if name.startswith("fcnt_plus_scale_from_start")},
 }

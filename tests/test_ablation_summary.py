@@ -126,8 +126,9 @@ def test_results_on_disk_adds_what_earlier_runs_left_and_puts_code_last(tmp_path
     from fcnt_jax.eval.ablation import results_on_disk
 
     for folder in ("seed0/otb/plus-gnet_fallback-latest_sample", "seed0/otb/code",
-                   "seed2/otb_analysis/fcnt_plus_no_aspect",  # a legacy folder: fcnt_plus_gnet_fit's runs
-                   "seed0/otb/fcnt_plus_gnet_fit_aspect",  # a preset's name, but not its folder (that is fcnt_plus)
+                   "seed1/otb/fcnt_plus_gnet_refit",  # a legacy folder: today's fcnt_plus ran as that candidate
+                   "seed2/otb_analysis/fcnt_plus_no_aspect",  # legacy: fcnt_plus_gnet_fit_no_gnet_refit's runs
+                   "seed0/otb/fcnt_plus_gnet_fit_aspect_no_gnet_refit",  # a preset's name, not its folder
                    "seed5/elsewhere/fcnt_plus_snet_size",  # a set this summary does not cover
                    "seed1/otb/not_a_preset", "seedx/otb/paper"):  # unknown preset, unparsable seed
         (tmp_path / folder).mkdir(parents=True)
@@ -140,7 +141,8 @@ def test_results_on_disk_adds_what_earlier_runs_left_and_puts_code_last(tmp_path
     (tmp_path / "seed4" / "otb" / "fcnt_plus_centroid" / "config.json").write_text("{}")
     seeds, presets = results_on_disk(tmp_path, ["otb", "otb_analysis"], [1], ["fcnt_plus_motion_model"])
     assert seeds == [0, 1, 2]
-    assert presets == ["fcnt_plus", "fcnt_plus_gnet_fit", "fcnt_plus_motion_model", "code"]
+    assert presets == ["fcnt_plus", "fcnt_plus_no_gnet_refit", "fcnt_plus_gnet_fit_no_gnet_refit",
+                       "fcnt_plus_motion_model", "code"]
 
 
 def test_fcnt_plus_script_refuses_a_folder_of_another_configuration_before_any_work(tmp_path):
@@ -155,7 +157,7 @@ def test_fcnt_plus_script_refuses_a_folder_of_another_configuration_before_any_w
     from tests.test_batch import make_dataset
 
     data = make_dataset(tmp_path / "data", [("One", 3, (96, 128))])
-    taken = tmp_path / "out" / "seed0" / "otb" / "plus-gnet_fallback-latest_sample"
+    taken = tmp_path / "out" / "seed0" / "otb" / "fcnt_plus_gnet_refit"  # fcnt_plus's folder
     taken.mkdir(parents=True)
     (taken / "config.json").write_text(json.dumps(get_config("code").to_dict()))
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
@@ -179,16 +181,17 @@ def test_compare_boxes_reports_the_largest_box_difference_per_sequence(tmp_path)
     from tests.conftest import REPO_ROOT
 
     boxes = [[10.0, 10.0, 20.0, 30.0], [11.0, 10.0, 20.0, 30.0]]
-    folders = {p: tmp_path / "seed0" / "otb" / result_folder(p) for p in ("fcnt_plus", "fcnt_plus_gnet_refit")}
+    folders = {p: tmp_path / "seed0" / "otb" / result_folder(p) for p in ("fcnt_plus_no_gnet_refit", "fcnt_plus")}
     for preset, folder in folders.items():
         folder.mkdir(parents=True)
         (folder / "config.json").write_text("{}")
-        moved = [boxes[0], [11.0, 12.5, 20.0, 30.0]] if preset == "fcnt_plus_gnet_refit" else boxes
-        for name, b in (("Same", boxes), ("Moved", moved), ("Short", boxes[:1] if preset == "fcnt_plus" else boxes)):
+        moved = [boxes[0], [11.0, 12.5, 20.0, 30.0]] if preset == "fcnt_plus" else boxes
+        reference = preset == "fcnt_plus_no_gnet_refit"
+        for name, b in (("Same", boxes), ("Moved", moved), ("Short", boxes[:1] if reference else boxes)):
             (folder / f"{name}.json").write_text(json.dumps({"per_frame": {"box": b}}))
-    (folders["fcnt_plus"] / "Alone.json").write_text(json.dumps({"per_frame": {"box": boxes}}))
+    (folders["fcnt_plus_no_gnet_refit"] / "Alone.json").write_text(json.dumps({"per_frame": {"box": boxes}}))
     out = tmp_path / "out"
-    done = subprocess.run([sys.executable, "-m", "experiments.compare_boxes", "--presets=fcnt_plus,fcnt_plus_gnet_refit",
+    done = subprocess.run([sys.executable, "-m", "experiments.compare_boxes", "--presets=fcnt_plus_no_gnet_refit,fcnt_plus",
                            f"--results_dir={tmp_path}", "--seeds=0,1", f"--output_dir={out}"], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

@@ -143,11 +143,11 @@ def test_fcnt_plus_changes_only_its_fixes_and_each_ablation_reverts_one():
     code, plus = get_config("code"), get_config("fcnt_plus")
     assert code == FCNTConfig()  # the default stays the code preset
     fields = _fix_fields()
-    assert set(PLUS_FIXES) == {"gnet_fallback", "latest_sample"}
+    assert set(PLUS_FIXES) == {"gnet_fallback", "latest_sample", "gnet_refit"}
     assert list(DROPPED_PLUS_FIXES) == ["scale_from_start", "gnet_fit", "aspect"]  # in the order they left
-    assert _changed(plus, code) == fields["gnet_fallback"] | fields["latest_sample"]
+    assert _changed(plus, code) == fields["gnet_fallback"] | fields["latest_sample"] | fields["gnet_refit"]
     assert plus.preset == "fcnt_plus" and plus.localization.gnet_fallback
-    assert plus.updates.stored_sample == "latest_confident"
+    assert plus.updates.stored_sample == "latest_confident" and plus.heads.gnet_underfit_iterations == 100
     # Dropped: the code's values.
     assert plus.heads.gnet_first_frame_iterations is None and plus.localization.aspect_sigma == 0.0
     assert not plus.localization.scale_sampling_from_start
@@ -167,9 +167,11 @@ def test_fcnt_plus_changes_only_its_fixes_and_each_ablation_reverts_one():
         assert key not in seen, (name, seen.get(key))
         seen[key] = name
     # Each earlier preset is one change from the next: the chain of stages as the fixes came and went.
-    chain = ["fcnt_plus_scale_from_start", "fcnt_plus_gnet_fit_aspect_no_latest_sample", "fcnt_plus_gnet_fit_aspect",
-             "fcnt_plus_aspect", "fcnt_plus"]
-    steps = [fields["scale_from_start"], fields["latest_sample"], fields["gnet_fit"], fields["aspect"]]
+    chain = ["fcnt_plus_scale_from_start", "fcnt_plus_gnet_fit_aspect_no_latest_sample_no_gnet_refit",
+             "fcnt_plus_gnet_fit_aspect_no_gnet_refit", "fcnt_plus_aspect_no_gnet_refit", "fcnt_plus_no_gnet_refit",
+             "fcnt_plus"]
+    steps = [fields["scale_from_start"], fields["latest_sample"], fields["gnet_fit"], fields["aspect"],
+             fields["gnet_refit"]]
     for (a, b), step in zip(zip(chain, chain[1:]), steps):
         assert _changed(get_config(a), get_config(b)) == step, (a, b)
     with pytest.raises(ValueError, match="aspect_sigma=-1"):
@@ -195,8 +197,12 @@ def test_fcnt_plus_variant_names_follow_the_rule_and_retired_names_say_where_the
         assert old not in PRESETS and new in PRESETS, (old, new)
         with pytest.raises(ValueError, match=f"preset '{old}' was renamed: it is now '{new}'"):
             get_config(old)
-    with pytest.raises(ValueError, match=r"it is now 'fcnt_plus_aspect' \(gnet_fit was dropped"):
+    with pytest.raises(ValueError, match=r"it is now 'fcnt_plus_aspect_no_gnet_refit' \(gnet_fit was dropped"):
         get_config("FCNT_PLUS_NO_GNET_FIT")
+    with pytest.raises(ValueError, match=r"it is now 'fcnt_plus' \(the candidate joined fcnt_plus\)"):
+        get_config("fcnt_plus_gnet_refit")
+    with pytest.raises(ValueError, match=r"it is now 'fcnt_plus_gnet_fit_no_gnet_refit' \(gnet_refit joined"):
+        get_config("fcnt_plus_gnet_fit")
 
 
 def test_every_result_folder_holds_the_configuration_of_the_preset_it_is_read_as():
@@ -209,8 +215,9 @@ def test_every_result_folder_holds_the_configuration_of_the_preset_it_is_read_as
 
     by_folder = presets_by_result_folder()
     assert len(by_folder) == len(PRESETS)  # no two presets share a folder
-    assert result_folder("fcnt_plus") == "plus-gnet_fallback-latest_sample"
-    assert result_folder("FCNT_PLUS_GNET_FIT_ASPECT") == "fcnt_plus"  # legacy, case-insensitive like get_config
+    assert result_folder("fcnt_plus") == "fcnt_plus_gnet_refit"  # it ran as that candidate
+    assert result_folder("fcnt_plus_no_gnet_refit") == "plus-gnet_fallback-latest_sample"
+    assert result_folder("FCNT_PLUS_GNET_FIT_ASPECT_NO_GNET_REFIT") == "fcnt_plus"  # legacy, case-insensitive
     assert result_folder("code") == "code" and result_folder("fcnt_plus_snet_size") == "fcnt_plus_snet_size"
     assert set(LEGACY_RESULT_FOLDERS) <= set(PLUS_VARIANTS)
     folders = [f for f in (REPO_ROOT / "experiments" / "results" / "fcnt_plus").glob("seed*/*/*") if f.is_dir()]
@@ -238,8 +245,8 @@ def test_rejected_candidates_are_one_change_on_fcnt_plus_as_first_built():
         get_config("fcnt_plus_snet_size", ["localization.size_map_window=0"])
 
 
-def test_centroid_candidate_is_one_change_on_todays_fcnt_plus():
-    candidate, plus = get_config("fcnt_plus_centroid"), get_config("fcnt_plus")
+def test_centroid_candidate_is_one_change_on_fcnt_plus_before_gnet_refit():
+    candidate, plus = get_config("fcnt_plus_centroid"), get_config("fcnt_plus_no_gnet_refit")
     assert _changed(candidate, plus) == {"localization.centre_to_map_centroid"}
     assert candidate.preset == "fcnt_plus_centroid" and not get_config("code").localization.centre_to_map_centroid
     from fcnt_jax.config import ConfigError, LocalizationConfig
@@ -247,8 +254,8 @@ def test_centroid_candidate_is_one_change_on_todays_fcnt_plus():
         LocalizationConfig(centre_to_map_centroid=1)
 
 
-def test_size_vote_candidate_is_one_change_on_todays_fcnt_plus():
-    candidate, plus = get_config("fcnt_plus_size_vote"), get_config("fcnt_plus")
+def test_size_vote_candidate_is_one_change_on_fcnt_plus_before_gnet_refit():
+    candidate, plus = get_config("fcnt_plus_size_vote"), get_config("fcnt_plus_no_gnet_refit")
     assert _changed(candidate, plus) == {"localization.size_vote"}
     assert candidate.preset == "fcnt_plus_size_vote" and not get_config("code").localization.size_vote
     from fcnt_jax.config import ConfigError, LocalizationConfig
@@ -256,10 +263,10 @@ def test_size_vote_candidate_is_one_change_on_todays_fcnt_plus():
         LocalizationConfig(size_vote=1)
 
 
-def test_gnet_refit_candidate_is_one_change_on_todays_fcnt_plus():
-    candidate, plus = get_config("fcnt_plus_gnet_refit"), get_config("fcnt_plus")
-    assert _changed(candidate, plus) == {"heads.gnet_underfit_iterations"}
-    assert candidate.heads.gnet_underfit_iterations == 100 and get_config("code").heads.gnet_underfit_iterations == 0
+def test_gnet_refit_is_one_change_on_fcnt_plus_before_it_joined():
+    plus, before = get_config("fcnt_plus"), get_config("fcnt_plus_no_gnet_refit")
+    assert _changed(plus, before) == {"heads.gnet_underfit_iterations"}
+    assert plus.heads.gnet_underfit_iterations == 100 and get_config("code").heads.gnet_underfit_iterations == 0
     from fcnt_jax.config import ConfigError, HeadConfig
     with pytest.raises(ConfigError, match="heads.gnet_underfit_iterations=-1"):
         HeadConfig(gnet_underfit_iterations=-1)

@@ -184,7 +184,7 @@ def test_roi_follows_the_diagonal_only_when_the_aspect_can_change():
         width_rule = tracker._roi_for_state(target, jnp.float32(3.0), get_config(preset))
         np.testing.assert_allclose(width_rule, [100 - 48, 80 - 48, 96], rtol=1e-6)  # roi_factor x width
     half = np.sqrt(32.0**2 + 64.0**2)  # roi_scale 2 x the diagonal, whatever roi_factor says
-    for preset in ("fcnt_plus_aspect", "fcnt_plus_size_vote"):
+    for preset in ("fcnt_plus_aspect_no_gnet_refit", "fcnt_plus_size_vote"):
         plus = tracker._roi_for_state(target, jnp.float32(3.0), get_config(preset))
         np.testing.assert_allclose(plus, [100 - half, 80 - half, 2 * half], rtol=1e-6)
 
@@ -204,26 +204,27 @@ def test_size_from_map_takes_the_planted_size_only_on_confident_frames():
         np.testing.assert_array_equal(tracker.size_from_map(target, m, roi, jnp.float32(conf), cfg), target)
 
 
-@pytest.mark.parametrize("preset", ["code", "fcnt_plus_aspect"])
+@pytest.mark.parametrize("preset", ["code", "fcnt_plus_aspect_no_gnet_refit"])
 def test_only_the_aspect_fix_samples_the_aspect_and_both_track_the_synthetic_sequence(preset):
-    """fcnt_plus_aspect's aspect moves from the initial h / w (its std here raised to 0.05 of r0 so that 40
-    frames show it); the code preset keeps it; both follow the synthetic target until the look-alike
+    """fcnt_plus_aspect_no_gnet_refit's aspect moves from the initial h / w (its std here raised to
+    0.05 of r0 so that 40 frames show it); the code preset keeps it; both follow the synthetic target until the look-alike
     crosses it (frame ~20). After the crossing the tiny random backbone cannot tell the two apart,
     so which one a preset follows is a coin flip of its particles (measured: sampling the scale
     alone flips it), not a property to test."""
-    cfg = get_config(preset, TINY + (["localization.aspect_sigma=0.05"] if preset == "fcnt_plus_aspect" else []))
+    aspect = preset == "fcnt_plus_aspect_no_gnet_refit"
+    cfg = get_config(preset, TINY + (["localization.aspect_sigma=0.05"] if aspect else []))
     frames, gt = synthetic_sequence(40)
     params = tiny_params(jax.random.PRNGKey(0))
     state = tracker.init(params, frames[0], jnp.asarray(gt[0], jnp.float32), jax.random.PRNGKey(0), cfg=cfg)
     r0 = gt[0][3] / gt[0][2]
-    np.testing.assert_allclose(float(state.sigma[3]), 0.05 * r0 if preset == "fcnt_plus_aspect" else 0.0, rtol=1e-6)
+    np.testing.assert_allclose(float(state.sigma[3]), 0.05 * r0 if aspect else 0.0, rtol=1e-6)
     boxes = []
     for frame in frames:
         state, out = tracker.step(params, state, frame, cfg=cfg)
         boxes.append(np.asarray(out.box))
     boxes = np.stack(boxes)
     aspect_moved = np.max(np.abs(boxes[:, 3] / boxes[:, 2] - r0))
-    assert (aspect_moved > 0.01) == (preset == "fcnt_plus_aspect"), aspect_moved
+    assert (aspect_moved > 0.01) == aspect, aspect_moved
     boxes[0] = gt[0]
     assert np.isfinite(boxes).all() and (boxes[:, 2:] > 0).all()
     assert sequence_scores(boxes[:16], gt[:16])["precision_20"] == 1.0
@@ -294,7 +295,7 @@ def test_stored_sample_is_the_most_confident_or_the_latest_confident_frame(rule)
 
 
 def test_centroid_fix_moves_the_chosen_box_to_its_maps_centroid_and_nothing_else():
-    """fcnt_plus_centroid against fcnt_plus from the same state and key on a synthetic frame: the
+    """fcnt_plus_centroid against fcnt_plus_no_gnet_refit (its base) from the same state and key on a synthetic frame: the
     maps, the decision and the box's size are the same; the box's centre is the centroid of the
     deciding net's map over fcnt_plus's box (localize.centre_on_map_centroid, tested by hand in
     tests/test_localize.py), and the two centres differ, so the step really applied it."""
@@ -303,13 +304,13 @@ def test_centroid_fix_moves_the_chosen_box_to_its_maps_centroid_and_nothing_else
     frames, gt = synthetic_sequence(3)
     params = tiny_params(jax.random.PRNGKey(0))
     outs = {}
-    for preset in ("fcnt_plus", "fcnt_plus_centroid"):
+    for preset in ("fcnt_plus_no_gnet_refit", "fcnt_plus_centroid"):
         cfg = get_config(preset, TINY)
         state = tracker.init(params, frames[0], jnp.asarray(gt[0], jnp.float32), jax.random.PRNGKey(0), cfg=cfg)
         for frame in frames[:2]:
             state, out = tracker.step(params, state, frame, cfg=cfg, return_maps=True)
             outs.setdefault(preset, []).append(out)
-    plain, fixed = outs["fcnt_plus"][0], outs["fcnt_plus_centroid"][0]  # the first step: same state before it
+    plain, fixed = outs["fcnt_plus_no_gnet_refit"][0], outs["fcnt_plus_centroid"][0]  # the first step: same state before it
     np.testing.assert_array_equal(np.asarray(plain.g_map), np.asarray(fixed.g_map))
     np.testing.assert_array_equal(np.asarray(plain.s_map), np.asarray(fixed.s_map))
     assert int(plain.decided_by) == int(fixed.decided_by) != localize.HELD
@@ -321,7 +322,7 @@ def test_centroid_fix_moves_the_chosen_box_to_its_maps_centroid_and_nothing_else
 
 
 def test_size_vote_moves_only_the_chosen_boxs_size_by_localize_voted_size():
-    """fcnt_plus_size_vote against fcnt_plus from the same state and key on a synthetic frame: the
+    """fcnt_plus_size_vote against fcnt_plus_no_gnet_refit (its base) from the same state and key on a synthetic frame: the
     maps, the decision and the centre are the same (the first ROI too: roi_factor x w0 is roi_scale
     x the first diagonal); the box is localize.voted_size of fcnt_plus's box (tested by hand in
     tests/test_localize.py), and its size differs, so the step really applied it."""
@@ -330,11 +331,11 @@ def test_size_vote_moves_only_the_chosen_boxs_size_by_localize_voted_size():
     frames, gt = synthetic_sequence(2)
     params = tiny_params(jax.random.PRNGKey(0))
     outs = {}
-    for preset in ("fcnt_plus", "fcnt_plus_size_vote"):
+    for preset in ("fcnt_plus_no_gnet_refit", "fcnt_plus_size_vote"):
         cfg = get_config(preset, TINY)
         state = tracker.init(params, frames[0], jnp.asarray(gt[0], jnp.float32), jax.random.PRNGKey(0), cfg=cfg)
         state, outs[preset] = tracker.step(params, state, frames[0], cfg=cfg, return_maps=True)
-    plain, voted = outs["fcnt_plus"], outs["fcnt_plus_size_vote"]
+    plain, voted = outs["fcnt_plus_no_gnet_refit"], outs["fcnt_plus_size_vote"]
     np.testing.assert_array_equal(np.asarray(plain.roi), np.asarray(voted.roi))
     np.testing.assert_array_equal(np.asarray(plain.g_map), np.asarray(voted.g_map))
     np.testing.assert_array_equal(np.asarray(plain.s_map), np.asarray(voted.s_map))
@@ -355,11 +356,12 @@ def _init_state(preset: str, overrides: list[str], seed: int = 0):
     return tracker.init(params, frames[0], jnp.asarray(gt[0], jnp.float32), jax.random.PRNGKey(seed), cfg=cfg)
 
 
-def test_gnet_refit_is_fcnt_plus_bit_for_bit_where_its_test_does_not_fire():
+def test_gnet_refit_leaves_fcnt_plus_bit_for_bit_as_before_where_its_test_does_not_fire():
     """A distracter ratio no map reaches: the trigger never fires, and the whole first-frame state
-    (both heads, channels, solver state) is fcnt_plus's exactly, so the sequence's run is too."""
+    (both heads, channels, solver state) is fcnt_plus_no_gnet_refit's exactly, so the sequence's run
+    is too."""
     never = ["localization.distracter_ratio=1e9"]
-    refit, plain = _init_state("fcnt_plus_gnet_refit", never), _init_state("fcnt_plus", never)
+    refit, plain = _init_state("fcnt_plus", never), _init_state("fcnt_plus_no_gnet_refit", never)
     for a, b in zip(jax.tree_util.tree_leaves(refit), jax.tree_util.tree_leaves(plain)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
@@ -369,9 +371,9 @@ def test_gnet_refit_where_its_test_fires_is_the_longer_fit_continued():
     continuing: the same net as 150 iterations in one run (to float rounding of the split scan),
     and far from the 50-iteration one. SNet is untouched."""
     always = ["localization.distracter_ratio=0"]
-    refit = _init_state("fcnt_plus_gnet_refit", always)
-    long_fit = _init_state("fcnt_plus", always + ["heads.gnet_first_frame_iterations=150"])
-    plain = _init_state("fcnt_plus", always)
+    refit = _init_state("fcnt_plus", always)
+    long_fit = _init_state("fcnt_plus_no_gnet_refit", always + ["heads.gnet_first_frame_iterations=150"])
+    plain = _init_state("fcnt_plus_no_gnet_refit", always)
     gap = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
               for a, b in zip(jax.tree_util.tree_leaves(refit.gnet), jax.tree_util.tree_leaves(plain.gnet)))
     for a, b in zip(jax.tree_util.tree_leaves(refit.gnet), jax.tree_util.tree_leaves(long_fit.gnet)):
@@ -387,7 +389,7 @@ def test_first_frame_distracter_is_the_trackers_test_on_gnets_first_map():
     from fcnt_jax import heads, localize, selection
 
     frames, gt = synthetic_sequence(1)
-    cfg = get_config("fcnt_plus_gnet_refit", TINY)
+    cfg = get_config("fcnt_plus", TINY)
     params = tiny_params(jax.random.PRNGKey(0))
     box = jnp.asarray(gt[0], jnp.float32)
     hw = jnp.asarray(frames[0].shape[:2], jnp.float32)
