@@ -30,3 +30,19 @@ def run_main(main: Callable[[list[str]], int | None]) -> None:
         return main(argv)
 
     app.run(wrapped)
+
+
+def sequence_folders(roots: list[str], names: list[str] | None = None) -> list:
+    """The sequence folders under each non-empty root (sorted), only those named in ``names`` when
+    given; raises absl's UsageError when none is left, naming the roots."""
+    from pathlib import Path
+
+    from absl import app
+
+    folders = [p for root in roots if root for p in sorted(Path(root).iterdir()) if p.is_dir()]
+    if names:
+        folders = [p for p in folders if p.name in names]
+    if not folders:
+        raise app.UsageError(f"no sequence folders under {[r for r in roots if r]}"
+                             + (f" named {names}" if names else ""))
+    return folders

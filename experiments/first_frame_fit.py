@@ -17,7 +17,7 @@ from pathlib import Path
 
 from absl import flags
 
-from experiments import run_main
+from experiments import run_main, sequence_folders
 
 flags.DEFINE_string("otb_root", "../shared/data/OTB", "folder of OTB sequences ('' to skip)")
 flags.DEFINE_string("analysis_root", "../shared/data/OTB_analysis", "second folder of sequences ('' to skip)")
@@ -44,12 +44,7 @@ def main(argv):
         cfg = get_config(FLAGS.preset)
     except ValueError as e:
         raise app.UsageError(str(e)) from e
-    folders = [p for root in (FLAGS.otb_root, FLAGS.analysis_root) if root
-               for p in sorted(Path(root).iterdir()) if p.is_dir()]
-    if FLAGS.sequences:
-        folders = [p for p in folders if p.name in FLAGS.sequences]
-    if not folders:
-        raise app.UsageError("no sequence folders (check --otb_root, --analysis_root, --sequences)")
+    folders = sequence_folders([FLAGS.otb_root, FLAGS.analysis_root], FLAGS.sequences)
     out = Path(FLAGS.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     params = backbone.to_device_params(weights.load_vgg16_params(FLAGS.weights))
