@@ -23,8 +23,10 @@ _pd_after_init_jit = jax.jit(_pd_after_init, static_argnames=("cfg",))
 
 
 def first_frame_pd(vgg_params, seq, cfg, seeds) -> dict[int, dict]:
-    """Per seed: P_d of GNet's map of the first frame at the given box, after ``cfg``'s init
-    (for fcnt_plus: the 50-iteration GNet, before any refit), and whether the test fires."""
+    """Per seed: P_d of GNet's map of the first frame at the given box, after ``cfg``'s init, and
+    whether the test fires. With fcnt_plus_no_gnet_refit (experiments.first_frame_fit's default)
+    that is the 50-iteration GNet the refit's trigger tests; with fcnt_plus, the GNet after any
+    refit."""
     with seq.frames(stop=1) as frames:
         first = next(iter(frames))
     hw = jnp.asarray(first.shape[:2], jnp.float32)
