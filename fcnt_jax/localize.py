@@ -141,8 +141,8 @@ def voted_size(state: jax.Array, g_map: jax.Array, s_map: jax.Array, roi: jax.Ar
     wrong somewhere, and the smaller agreed step lets either veto and brake the other."""
     box = state_to_box(state, cfg.template_size)
     wh = box[2:]
-    g_wh = map_spread(g_map, roi, box, cfg.size_map_window) / SPREAD_PER_SIDE
-    s_wh = map_spread(s_map, roi, box, cfg.size_map_window) / SPREAD_PER_SIDE
+    g_wh = implied_size(g_map, roi, box, cfg.size_map_window)
+    s_wh = implied_size(s_map, roi, box, cfg.size_map_window)
     usable = (jnp.all(jnp.isfinite(g_wh) & (g_wh > 0)) & jnp.all(jnp.isfinite(s_wh) & (s_wh > 0))
               & (conf >= cfg.update_threshold))
     g_log = jnp.log(jnp.where(usable, g_wh / wh, 1.0))
@@ -250,6 +250,12 @@ def map_moments(heat: jax.Array, roi: jax.Array, box: jax.Array,
     sx = jnp.sqrt(jnp.sum(px * (xs - mx) ** 2))
     sy = jnp.sqrt(jnp.sum(py * (ys - my) ** 2))
     return total, jnp.stack([mx, my]), jnp.stack([sx, sy])
+
+
+def implied_size(heat: jax.Array, roi: jax.Array, box: jax.Array, window: float = 2.0) -> jax.Array:
+    """The (w, h) in image pixels the map implies around ``box``: its spread (:func:`map_spread`)
+    over the spread of M per side (:data:`SPREAD_PER_SIDE`); NaN where the window holds no mass."""
+    return map_spread(heat, roi, box, window) / SPREAD_PER_SIDE
 
 
 def map_spread(heat: jax.Array, roi: jax.Array, box: jax.Array, window: float = 2.0) -> jax.Array:

@@ -274,7 +274,7 @@ def size_from_map(target: jax.Array, heat: jax.Array, roi: jax.Array, conf: jax.
     map: only a confident frame may resize the box, as in the code's freeze rule."""
     loc = cfg.localization
     box = geometry.state_to_box(target, loc.template_size)
-    wh = localize.map_spread(heat, roi, box, loc.size_map_window) / localize.SPREAD_PER_SIDE
+    wh = localize.implied_size(heat, roi, box, loc.size_map_window)
     usable = jnp.all(jnp.isfinite(wh)) & jnp.all(wh > 0) & (conf >= loc.update_threshold)
     wh = jnp.where(usable, wh, 1.0)
     resized = target.at[2].set(wh[0] / loc.template_size).at[3].set(wh[1] / wh[0])

@@ -7,14 +7,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fcnt_jax import geometry, tracker
+from fcnt_jax import geometry, selection, tracker
 
 
 def _pd_after_init(vgg_params, frame, box, key, cfg, image_hw):
     state = tracker.init_fn(vgg_params, frame, box, key, cfg, image_hw)
     roi = geometry.roi_for_box(box, cfg.roi.roi_scale)
     _, conv5 = tracker._features(vgg_params, frame, roi, image_hw, cfg)
-    g_feat = tracker.selection.gather_channels(conv5, state.g_channels)
+    g_feat = selection.gather_channels(conv5, state.g_channels)
     fired, pd = tracker.first_frame_distracter(state.gnet, g_feat, box, roi, image_hw, cfg)
     return fired, pd
 

@@ -20,7 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fcnt_jax.localize import SPREAD_PER_SIDE, map_moments, map_spread, particle_confidence, ranking_score  # noqa: F401
+from fcnt_jax.localize import (SPREAD_PER_SIDE, implied_size, map_moments, map_spread,  # noqa: F401
+                               particle_confidence, ranking_score)
 
 
 SCALE_FACTORS = tuple(np.round(np.arange(0.6, 1.801, 0.05), 3).tolist())
@@ -42,7 +43,7 @@ def ranking_optimal_scale(heat: jax.Array, roi: jax.Array, box: jax.Array, gamma
 def _frame_measures(g_map, s_map, roi, box, truth, gamma_g, gamma_s):
     out = {}
     for net, heat, gamma in (("g", g_map, gamma_g), ("s", s_map, gamma_s)):
-        out[f"{net}_implied_wh"] = map_spread(heat, roi, box) / SPREAD_PER_SIDE
+        out[f"{net}_implied_wh"] = implied_size(heat, roi, box)
         out[f"{net}_optimal_scale_at_box"] = ranking_optimal_scale(heat, roi, box, gamma)
         out[f"{net}_optimal_scale_at_truth"] = ranking_optimal_scale(heat, roi, truth, gamma)
         # Where the map's mass over the box sits against the box's centre (x, y px): what the
@@ -218,7 +219,7 @@ def _implied_sizes_at(vgg_params, state, frame, box, cfg):
     out = []
     for raw in (g_raw, s_raw):
         heat = localize.roi_heat_map(raw, roi, state.image_hw, size, loc.map_threshold)
-        out.append(map_spread(heat, roi, box, loc.size_map_window) / SPREAD_PER_SIDE)
+        out.append(implied_size(heat, roi, box, loc.size_map_window))
     return jnp.stack(out)
 
 
