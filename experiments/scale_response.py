@@ -7,7 +7,9 @@ map-spread size fixes (size_from_snet_map, size_vote).
 
 On each listed frame the truth box is scaled by 0.8 ... 1.25 (same centre), the ROI cropped for it
 as the tracker would, and each net's implied size read there. Slope of log(implied) on
-log(factor): 0 = the size comes from the target alone, 1 = from the box alone. Heads as trained on
+log(factor): 0 = the size comes from the target alone, 1 = from the box alone. Also where each
+net's raw peak is highest over the factors (frames after the first): the signal a crop-scale
+search would follow. Heads as trained on
 frame 1 (GNet never changes; SNet's online updates are not in it). Writes ``<Seq>.json`` and
 ``scale_response.md`` / ``.json``. ~30 s a sequence here (2-core CPU). What it showed:
 WORKSPACE.md, "The size vote".
@@ -26,6 +28,7 @@ flags.DEFINE_string("otb_root", "../shared/data/OTB", "folder of OTB sequences (
 flags.DEFINE_string("analysis_root", "../shared/data/OTB_analysis", "second folder of sequences ('' to skip)")
 flags.DEFINE_list("sequences", [], "only these sequence names (default: every dev sequence)")
 flags.DEFINE_list("frames", ["1", "31", "61", "91"], "1-based frames to measure on")
+flags.DEFINE_list("factors", ["0.8", "0.9", "1.0", "1.1", "1.25"], "box scale factors around the truth (1.0 among them)")
 flags.DEFINE_string("preset", "fcnt_plus", "config preset")
 flags.DEFINE_integer("seed", 0, "PRNG seed")
 flags.DEFINE_string("weights", None, "VGG-16 weights file (default: the verified cache)")
@@ -40,7 +43,8 @@ def main(argv):
     from fcnt_jax import backbone, weights
     from fcnt_jax.config import get_config
     from fcnt_jax.data import SequenceError, open_sequence
-    from fcnt_jax.eval.map_shape import response_lines, scale_response, summarise_response
+    from fcnt_jax.eval.map_shape import (peak_best_factors, peak_lines, response_lines, scale_response,
+                                         summarise_response)
     from fcnt_jax.run import stderr_log, write_text_atomic
 
     try:
@@ -49,27 +53,37 @@ def main(argv):
         raise app.UsageError(f"--frames: expected 1-based frame numbers, got {FLAGS.frames}") from e
     if not frame_numbers or min(frame_numbers) < 1:
         raise app.UsageError(f"--frames: expected 1-based frame numbers, got {FLAGS.frames}")
+    try:
+        factors = tuple(float(f) for f in FLAGS.factors)
+    except ValueError as e:
+        raise app.UsageError(f"--factors: expected numbers, got {FLAGS.factors}") from e
+    if 1.0 not in factors or min(factors) <= 0:
+        raise app.UsageError(f"--factors: expected positive factors with 1.0 among them, got {FLAGS.factors}")
     cfg = get_config(FLAGS.preset)
     folders = sequence_folders([FLAGS.otb_root, FLAGS.analysis_root], FLAGS.sequences)
     out = Path(FLAGS.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     params = backbone.to_device_params(weights.load_vgg16_params(FLAGS.weights))
-    summaries, failed = {}, False
+    summaries, best_peaks, failed = {}, {}, False
     for path in folders:
         try:
             seq = open_sequence(path)
-            rows = scale_response(params, seq, cfg, frame_numbers, seed=FLAGS.seed, log=stderr_log)
+            rows = scale_response(params, seq, cfg, frame_numbers, factors, seed=FLAGS.seed, log=stderr_log)
         except (SequenceError, ValueError, OSError) as e:
             stderr_log(f"{path}: skipped: {e}")
             failed = True
             continue
         write_text_atomic(out / f"{seq.name}.json", json.dumps(rows))
         summaries[seq.name] = summarise_response(rows)
+        best_peaks[seq.name] = peak_best_factors(rows)
     header = (f"Scale response of the implied size, preset {FLAGS.preset}, seed {FLAGS.seed}, frames "
               f"{','.join(map(str, frame_numbers))} (python -m experiments.scale_response).\n\n")
-    text = header + "\n".join(response_lines(summaries)) + "\n"
+    text = (header + "\n".join(response_lines(summaries)) + "\n\nWhere each net's raw peak is highest over the "
+            "crop factors (frames after the first; the crop-scale search's signal):\n\n"
+            + "\n".join(peak_lines(best_peaks, factors)) + "\n")
     write_text_atomic(out / "scale_response.json", json.dumps(
-        {"preset": FLAGS.preset, "seed": FLAGS.seed, "frames": frame_numbers, "sequences": summaries}, indent=2))
+        {"preset": FLAGS.preset, "seed": FLAGS.seed, "frames": frame_numbers, "sequences": summaries,
+         "peak_best_factors": best_peaks}, indent=2))
     write_text_atomic(out / "scale_response.md", text)
     print(text)
     return 1 if failed else 0

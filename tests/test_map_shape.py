@@ -224,3 +224,35 @@ def test_scale_response_at_factor_one_reads_the_maps_the_tracker_makes(tmp_path)
         np.testing.assert_allclose(rows[0][f"{net}_implied_wh"][at_one], want, rtol=1e-4)
     implied = np.asarray(rows[0]["g_implied_wh"])
     assert np.all(np.isfinite(implied)) and not np.allclose(implied[0], implied[-1])
+    for net, peak in (("g", out.g_peak), ("s", out.s_peak)):  # the raw peak the tracker records
+        np.testing.assert_allclose(rows[0][f"{net}_peak"][at_one], float(peak), rtol=1e-5)
+    assert not np.allclose(rows[0]["g_peak"][0], rows[0]["g_peak"][-1])
+
+
+def test_peak_best_factors_skip_frame_one_and_count_by_hand():
+    f = [0.8, 1.0, 1.25]
+    rows = [{"frame": 1, "factors": f, "g_peak": [0.1, 0.9, 0.2], "s_peak": [0.1, 0.9, 0.2]},  # training crop
+            {"frame": 21, "factors": f, "g_peak": [0.5, 0.4, 0.3], "s_peak": [0.1, 0.2, 0.3]},
+            {"frame": 41, "factors": f, "g_peak": [0.2, 0.6, 0.3], "s_peak": [0.1, 0.2, 0.7]},
+            {"frame": 61, "factors": f, "g_implied_wh": []}]  # written before peaks were recorded
+    best = map_shape.peak_best_factors(rows)
+    assert best == {"g": [0.8, 1.0], "s": [1.25, 1.25]}
+    lines = map_shape.peak_lines({"A": best, "B": {"g": [1.25], "s": []}}, f)
+    assert lines[2] == "| A | GNet | 1 | 1 | 0 | -0.11 |"  # median of log 0.8 and log 1.0
+    assert lines[3] == f"| A | SNet (frame-1) | 0 | 0 | 2 | {np.log(1.25):+.2f} |"
+    assert lines[5] == "| B | SNet (frame-1) | 0 | 0 | 0 |  |"
+    assert lines[6] == f"| all 2 | GNet | 1 | 1 | 1 | {0.0:+.2f} |"
+
+
+def test_scale_response_script_rejects_factors_without_one(tmp_path):
+    """The peak table needs factor 1 (the right size) among the crops; a list without it, or one
+    that is not numbers, is refused before any weights load, naming the flag."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    for bad in ("0.9,1.1", "0.9,big"):
+        done = subprocess.run([sys.executable, "-m", "experiments.scale_response", f"--factors={bad}",
+                               f"--output_dir={tmp_path}"], cwd=repo, capture_output=True, text=True, timeout=300)
+        assert done.returncode != 0 and "--factors" in done.stderr, done.stderr

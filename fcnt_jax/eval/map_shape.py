@@ -208,22 +208,24 @@ def size_vote_lines(votes: dict[str, dict]) -> list[str]:
 RESPONSE_FACTORS = (0.8, 0.9, 1.0, 1.1, 1.25)
 
 
-def _implied_sizes_at(vgg_params, state, frame, box, cfg):
-    """Both nets' implied (w, h) around ``box``, with the ROI the tracker would crop for it."""
+def _scale_signals_at(vgg_params, state, frame, box, cfg):
+    """Both nets' implied (w, h) around ``box`` and their raw peaks (the largest value of the head's
+    output, before the map is divided by it, as the tracker records it), with the ROI the tracker
+    would crop for ``box``."""
     from fcnt_jax import geometry, localize, tracker
 
     loc, size = cfg.localization, cfg.roi.roi_size
     roi = tracker._roi_for_state(geometry.box_to_state(box, loc.template_size), state.roi_factor, cfg)
     conv4, conv5 = tracker._features(vgg_params, frame, roi, state.image_hw, cfg)
     _, g_raw, s_raw = tracker.head_outputs(state, conv4, conv5, cfg)
-    out = []
+    implied = []
     for raw in (g_raw, s_raw):
         heat = localize.roi_heat_map(raw, roi, state.image_hw, size, loc.map_threshold)
-        out.append(implied_size(heat, roi, box, loc.size_map_window))
-    return jnp.stack(out)
+        implied.append(implied_size(heat, roi, box, loc.size_map_window))
+    return jnp.stack(implied), jnp.stack([tracker._peak(g_raw), tracker._peak(s_raw)])
 
 
-_implied_sizes_at_jit = jax.jit(_implied_sizes_at, static_argnames=("cfg",))
+_scale_signals_at_jit = jax.jit(_scale_signals_at, static_argnames=("cfg",))
 
 
 def response_slope(factors, implied) -> float:
@@ -243,7 +245,9 @@ def scale_response(vgg_params, seq, cfg, frame_numbers, factors=RESPONSE_FACTORS
     (same centre), the ROI cropped for it as the tracker would, and both nets' implied (w, h) there
     (heads as trained on frame 1 by ``init``; GNet is never updated, SNet is, so SNet's rows are
     its first-frame self). The box-independent part of a map's size estimate, measured with the
-    truth held fixed, which a closed-loop run cannot separate from the box it resized."""
+    truth held fixed, which a closed-loop run cannot separate from the box it resized. Also each
+    net's raw peak per factor: a crop-scale search (pick the crop whose response peaks highest, as
+    correlation-filter and Siamese trackers do) has a signal only if that peak is highest at 1."""
     from fcnt_jax import tracker
 
     wanted = sorted(set(int(n) for n in frame_numbers))
@@ -261,14 +265,16 @@ def scale_response(vgg_params, seq, cfg, frame_numbers, factors=RESPONSE_FACTORS
             if not (np.all(np.isfinite(truth)) and truth[2] > 0 and truth[3] > 0):
                 continue
             centre = truth[:2] + truth[2:] / 2
-            implied = []
+            implied, peaks = [], []
             for f in factors:
                 box = np.concatenate([centre - f * truth[2:] / 2, f * truth[2:]])
-                implied.append(np.asarray(_implied_sizes_at_jit(vgg_params, state, frame,
-                                                                jnp.asarray(box, jnp.float32), cfg), np.float64))
-            implied = np.stack(implied)  # (factor, net, side)
+                sizes, peak = _scale_signals_at_jit(vgg_params, state, frame, jnp.asarray(box, jnp.float32), cfg)
+                implied.append(np.asarray(sizes, np.float64))
+                peaks.append(np.asarray(peak, np.float64))
+            implied, peaks = np.stack(implied), np.stack(peaks)  # (factor, net, side), (factor, net)
             rows.append({"frame": i + 1, "truth": truth.tolist(), "factors": list(factors),
-                         "g_implied_wh": implied[:, 0].tolist(), "s_implied_wh": implied[:, 1].tolist()})
+                         "g_implied_wh": implied[:, 0].tolist(), "s_implied_wh": implied[:, 1].tolist(),
+                         "g_peak": peaks[:, 0].tolist(), "s_peak": peaks[:, 1].tolist()})
             log(f"{seq.name}: frame {i + 1} measured")
     return rows
 
@@ -310,4 +316,39 @@ def response_lines(summaries: dict[str, dict]) -> list[str]:
                      f"| {g['log_bias_wh'][0]:+.2f} / {g['log_bias_wh'][1]:+.2f} "
                      f"| {sn['slope_wh'][0]:.2f} / {sn['slope_wh'][1]:.2f} "
                      f"| {sn['log_bias_wh'][0]:+.2f} / {sn['log_bias_wh'][1]:+.2f} |")
+    return lines
+
+
+def peak_best_factors(rows: list[dict], first_frame: int = 2) -> dict:
+    """Per net, the crop factor at which the raw peak is highest, on each row from ``first_frame``
+    on (frame 1 is the heads' training crop, where factor 1 wins by construction). Rows without
+    peaks (written before they were recorded) are skipped."""
+    out = {}
+    for net in ("g", "s"):
+        best = [float(r["factors"][int(np.argmax(r[f"{net}_peak"]))]) for r in rows
+                if r["frame"] >= first_frame and f"{net}_peak" in r]
+        out[net] = best
+    return out
+
+
+def peak_lines(best: dict[str, dict], factors=RESPONSE_FACTORS) -> list[str]:
+    """A markdown table: per sequence and net, how many measured frames had their highest raw peak
+    at each crop factor, and the median log of that factor (0: the search would keep the right
+    size); a last row pools every sequence."""
+    head = " | ".join(f"{f:g}" for f in factors)
+    lines = [f"| sequence | net | best crop factor: {head} | median log factor |",
+             "|---|---|" + "---|" * len(factors) + "---|"]
+    pooled = {"g": [], "s": []}
+    rows = list(best.items())
+    for name, b in rows:
+        for net in ("g", "s"):
+            pooled[net] += b[net]
+    if len(rows) > 1:
+        rows.append((f"all {len(rows)}", pooled))
+    for name, b in rows:
+        for net, label in (("g", "GNet"), ("s", "SNet (frame-1)")):
+            vals = np.asarray(b[net], np.float64)
+            counts = " | ".join(str(int(np.sum(np.isclose(vals, f)))) for f in factors)
+            med = f"{np.median(np.log(vals)):+.2f}" if vals.size else ""
+            lines.append(f"| {name} | {label} | {counts} | {med} |")
     return lines
