@@ -442,6 +442,20 @@ class LocalizationConfig:
     # from 23x28 to 36x38 px by frame 40 while the truth stays 23x29
     # (experiments/results/size_vote/smoke_freeman1). WORKSPACE "The size vote".
     size_vote: bool = False
+    # Not in FCNT (off in code, paper and fcnt_plus; the candidate preset fcnt_plus_matched, on
+    # today's fcnt_plus). Particles are ranked by the map's mean over the box weighted by the box's
+    # own target map M (the Gaussian the heads are trained to output for that box, spec §2; the
+    # ROI's map_sigma_factor) instead of the plain mean; the confidence reported and tested
+    # against move_threshold / update_threshold stays the plain mean. [OURS, issue 19: the plain
+    # mean is flat along any axis where the box is longer than the map's blob, so the argmax
+    # walks along that plateau: on Diving (fcnt_plus, seed 0) the 21x129 box, whose size never
+    # changes, sits over a tucked diver whose truth box is 47-77 px wide and 49-122 px tall from
+    # frame 43, and its centre error grows from 4 px at frame 61 to 31 / 64 / 92 px at frames 79 /
+    # 91 / 109 (per-frame boxes in experiments/results/fcnt_plus/seed0/otb/fcnt_plus_gnet_refit/
+    # Diving.json against the ground truth). M-weighting peaks where the blob is centred in the
+    # box. The map centroid (centre_to_map_centroid) aimed at the same plateau by moving the box
+    # after the choice; this changes the choice itself. No new value: the weights are M's.]
+    matched_ranking: bool = False
 
     def __post_init__(self):
         c = _Check("localization", self)
@@ -469,6 +483,7 @@ class LocalizationConfig:
         c.boolean("size_consensus")
         c.boolean("centre_to_map_centroid")
         c.boolean("size_vote")
+        c.boolean("matched_ranking")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -784,6 +799,10 @@ PRESETS["fcnt_plus_centroid"] = lambda: dataclasses.replace(
 # its smoke run before the 16-sequence runs (a ratchet).
 PRESETS["fcnt_plus_size_vote"] = lambda: dataclasses.replace(
     plus_variant("fcnt_plus_no_gnet_refit").override(["localization.size_vote=true"]), preset="fcnt_plus_size_vote")
+# Candidate on today's fcnt_plus: particles ranked by the map weighted by each box's own target
+# map M (see LocalizationConfig.matched_ranking).
+PRESETS["fcnt_plus_matched"] = lambda: dataclasses.replace(
+    plus_variant("fcnt_plus").override(["localization.matched_ranking=true"]), preset="fcnt_plus_matched")
 # (GNet refitted where its own distracter test fires on its first frame, the candidate
 # fcnt_plus_gnet_refit, joined: it is today's fcnt_plus.)
 ABLATIONS = ("code", "fcnt_g", "fcnt_s", "fcnt_512", "fcnt_256", "fcnt_128", "fcnt_64", "paper")

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 
 from fcnt_jax.config import LocalizationConfig
 from fcnt_jax.geometry import box_to_roi, roi_to_image, state_to_box
+from fcnt_jax.heatmap import truncated_gaussian_profile
 
 HELD, GNET, SNET = 2, 0, 1  # which net decided the frame (HELD: no move, spec §5.5)
 
@@ -81,6 +82,26 @@ def particle_confidence(heat: jax.Array, boxes: jax.Array, roi: jax.Array, roi_s
     in_roi = box_to_roi(boxes, roi, roi_size)
     area = jnp.maximum(in_roi[:, 2] * in_roi[:, 3], 1e-12)
     return box_integrals(summed_area_table(heat), in_roi) / area
+
+
+def particle_matched_confidence(heat: jax.Array, boxes: jax.Array, roi: jax.Array, roi_size: int,
+                                sigma_factor: float = 1.0 / 3.0) -> jax.Array:
+    """Each box's map mean weighted by its own target map M (spec §2: a Gaussian with sigma =
+    ``sigma_factor`` x the side, cut at the box): the map correlated with what the heads were
+    trained to output for that box, over M's integral. Unlike the plain mean it peaks where the
+    map's blob is centred in the box even where the box is longer than the blob. As in
+    :func:`particle_confidence`, map outside the ROI counts as 0: the denominator is M's integral
+    over the whole box (closed form), not over the part inside the ROI. M is separable, so this is
+    one ``(N, S) @ (S, S)`` product per map."""
+    in_roi = box_to_roi(boxes, roi, roi_size)
+    centres = jnp.arange(roi_size, dtype=jnp.float32) + 0.5
+    wx = truncated_gaussian_profile(centres[None, :], in_roi[:, 0:1], in_roi[:, 2:3], sigma_factor)
+    wy = truncated_gaussian_profile(centres[None, :], in_roi[:, 1:2], in_roi[:, 3:4], sigma_factor)
+    weighted = jnp.sum((wy @ heat) * wx, axis=1)
+    # Integral of exp(-u^2 / (2 sigma^2)) over [-L/2, L/2] with sigma = sigma_factor * L.
+    per_length = sigma_factor * math.sqrt(2.0 * math.pi) * math.erf(1.0 / (2.0 * math.sqrt(2.0) * sigma_factor))
+    mass = (per_length * in_roi[:, 2]) * (per_length * in_roi[:, 3])
+    return weighted / jnp.maximum(mass, 1e-12)
 
 
 def ranking_score(conf: jax.Array, boxes: jax.Array, gamma: float, mode: str) -> jax.Array:

@@ -314,8 +314,16 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
     boxes = localize.particle_boxes(particles, loc.template_size)
     g_conf_all = localize.particle_confidence(g_map, boxes, roi, size)
     s_conf_all = localize.particle_confidence(s_map, boxes, roi, size)
-    g_rank = localize.ranking_score(g_conf_all, boxes, loc.gamma_g, loc.score_mode)
-    s_rank = localize.ranking_score(s_conf_all, boxes, loc.gamma_s, loc.score_mode)
+    if loc.matched_ranking:  # trace-time: the code preset's program ranks by the plain mean
+        sigma_factor = cfg.roi.map_sigma_factor
+        g_match = localize.particle_matched_confidence(g_map, boxes, roi, size, sigma_factor)
+        s_match = localize.particle_matched_confidence(s_map, boxes, roi, size, sigma_factor)
+    else:
+        g_match, s_match = g_conf_all, s_conf_all
+    # The ranking picks each net's particle; the confidence reported and tested against the move /
+    # update thresholds stays the plain mean (so those thresholds keep their meaning).
+    g_rank = localize.ranking_score(g_match, boxes, loc.gamma_g, loc.score_mode)
+    s_rank = localize.ranking_score(s_match, boxes, loc.gamma_s, loc.score_mode)
     if loc.motion_prior:  # trace-time: the code preset's program has no such term
         prior = localize.motion_prior(particles, centre, state.sigma, loc.motion_prior_size)
         g_rank, s_rank = g_rank * prior, s_rank * prior

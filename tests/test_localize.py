@@ -329,3 +329,42 @@ def test_voted_size_moves_each_side_by_the_smaller_agreed_change_and_holds_where
     for conf, g in ((0.3, g_map), (0.5, jnp.zeros_like(g_map))):
         np.testing.assert_array_equal(np.asarray(L.voted_size(state, g, s_map, roi, jnp.float32(conf), CFG)),
                                       np.asarray(state))
+
+
+def test_matched_confidence_equals_the_map_weighted_by_each_boxs_own_target_map():
+    """Against a brute-force render: for boxes inside the ROI, sum(heat x M_box) / sum(M_box) with
+    M_box drawn by heatmap.roi_target_map (the map the heads are trained to); a box whose left half
+    leaves the ROI on a map of ones scores M's inside share, 0.5 (the outside counts as 0, as for
+    the plain mean)."""
+    from fcnt_jax import heatmap
+
+    roi = jnp.array([0.0, 0.0, 200.0])
+    rng = np.random.default_rng(0)
+    heat = jnp.asarray(rng.random((200, 200)).astype(np.float32))
+    boxes = jnp.array([[40.0, 50.0, 30.0, 90.0], [100.5, 20.25, 61.0, 40.0], [10.0, 150.0, 44.0, 33.0]])
+    got = np.asarray(L.particle_matched_confidence(heat, boxes, roi, 200))
+    for box, value in zip(boxes, got):
+        m = np.asarray(heatmap.roi_target_map(box, roi, 200))
+        assert value == pytest.approx(float(np.sum(np.asarray(heat) * m) / np.sum(m)), rel=2e-3)
+    ones = jnp.ones((200, 200), jnp.float32)
+    half_out = jnp.array([[-20.0, 80.0, 40.0, 40.0], [60.0, 80.0, 40.0, 40.0]])
+    np.testing.assert_allclose(np.asarray(L.particle_matched_confidence(ones, half_out, roi, 200)), [0.5, 1.0],
+                               atol=5e-3)
+
+
+def test_matched_confidence_places_a_tall_box_on_the_blob_the_plain_mean_leaves_free():
+    """The plateau of test_centre_on_map_centroid_takes_the_blob_centre_a_tall_box_leaves_free: a
+    20x40 block at (100, 110) under a 20x80 box. The plain mean ranks every vertical position that
+    covers the block alike; the M-weighted mean is highest with the block centred (y = 110) and
+    falls off symmetrically either side."""
+    roi = jnp.array([0.0, 0.0, 200.0])
+    heat = jnp.asarray(_block_blob(10, 20, centre=(100.0, 110.0)))
+    ys = jnp.array([95.0, 100.0, 105.0, 110.0, 115.0, 120.0, 125.0])
+    states = jnp.stack([jnp.full_like(ys, 100.0), ys, jnp.full_like(ys, 20.0 / 64), jnp.full_like(ys, 4.0)], -1)
+    boxes = L.particle_boxes(states, 64)
+    plain = np.asarray(L.particle_confidence(heat, boxes, roi, 200))
+    matched = np.asarray(L.particle_matched_confidence(heat, boxes, roi, 200))
+    np.testing.assert_allclose(plain, plain[3], rtol=1e-5)  # flat: 110 +- 15 all cover the block
+    assert int(np.argmax(matched)) == 3
+    assert np.all(np.diff(matched[:4]) > 0) and np.all(np.diff(matched[3:]) < 0)
+    np.testing.assert_allclose(matched[:3], matched[4:][::-1], rtol=1e-4)

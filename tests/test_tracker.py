@@ -321,6 +321,48 @@ def test_centroid_fix_moves_the_chosen_box_to_its_maps_centroid_and_nothing_else
     assert float(jnp.max(jnp.abs(fixed.box[:2] - plain.box[:2]))) > 1e-3
 
 
+def test_matched_ranking_picks_the_best_m_weighted_particle_and_reports_its_plain_mean():
+    """fcnt_plus_matched against fcnt_plus (its base) from the same state and key on a synthetic
+    frame: the maps are the same; the box is the particle of the same cloud (regenerated here from
+    the step's key) with the best M-weighted rank on the deciding net's map
+    (localize.particle_matched_confidence, tested against a brute-force render in
+    tests/test_localize.py); the confidence reported is that box's plain mean; and the box differs
+    from fcnt_plus's, so the step really ranked otherwise."""
+    from fcnt_jax import localize
+
+    frames, gt = synthetic_sequence(2)
+    params = tiny_params(jax.random.PRNGKey(0))
+    outs = {}
+    for preset in ("fcnt_plus", "fcnt_plus_matched"):
+        cfg = get_config(preset, TINY)
+        state = tracker.init(params, frames[0], jnp.asarray(gt[0], jnp.float32), jax.random.PRNGKey(0), cfg=cfg)
+        # A cloud 6x as wide (30 px), so that on this synthetic frame the two rankings pick
+        # different particles (at 1x both pick the same one).
+        state = state.replace(sigma=state.sigma * 6.0)
+        loc = cfg.localization
+        particles = localize.sample_particles(jax.random.fold_in(state.key, state.frame_index), state.target,
+                                              state.sigma, loc.num_particles)
+        state, out = tracker.step(params, state, frames[0], cfg=cfg, return_maps=True)
+        outs[preset] = (out, particles, cfg)
+    plain = outs["fcnt_plus"][0]
+    matched, particles, cfg = outs["fcnt_plus_matched"]
+    np.testing.assert_array_equal(np.asarray(plain.g_map), np.asarray(matched.g_map))
+    np.testing.assert_array_equal(np.asarray(plain.s_map), np.asarray(matched.s_map))
+    assert int(matched.decided_by) != localize.HELD
+    loc, size = cfg.localization, cfg.roi.roi_size
+    snet = int(matched.decided_by) == localize.SNET
+    heat, gamma = (matched.s_map, loc.gamma_s) if snet else (matched.g_map, loc.gamma_g)
+    boxes = localize.particle_boxes(particles, loc.template_size)
+    rank = localize.ranking_score(localize.particle_matched_confidence(heat, boxes, matched.roi, size,
+                                                                       cfg.roi.map_sigma_factor),
+                                  boxes, gamma, loc.score_mode)
+    best = boxes[int(jnp.argmax(rank))]
+    np.testing.assert_allclose(np.asarray(matched.box), np.asarray(best), atol=1e-3)
+    plain_mean = localize.particle_confidence(heat, best[None], matched.roi, size)[0]
+    np.testing.assert_allclose(float(matched.confidence), float(plain_mean), rtol=1e-5)
+    assert float(jnp.max(jnp.abs(matched.box - plain.box))) > 1e-3
+
+
 def test_size_vote_moves_only_the_chosen_boxs_size_by_localize_voted_size():
     """fcnt_plus_size_vote against fcnt_plus_no_gnet_refit (its base) from the same state and key on a synthetic frame: the
     maps, the decision and the centre are the same (the first ROI too: roi_factor x w0 is roi_scale
