@@ -104,6 +104,21 @@ def particle_matched_confidence(heat: jax.Array, boxes: jax.Array, roi: jax.Arra
     return weighted / jnp.maximum(mass, 1e-12)
 
 
+def matched_centre(particles: jax.Array, rank: jax.Array, heat: jax.Array, roi: jax.Array, roi_size: int,
+                   template_size: int, sigma_factor: float = 1.0 / 3.0) -> tuple[jax.Array, jax.Array]:
+    """The size of the best-ranked particle (``rank``: the code's ranking), at the centre among all
+    the particles' centres where the map's M-weighted mean (:func:`particle_matched_confidence`)
+    at that size is highest: the code's ranking picks the size, M-weighting picks where. All the
+    candidate boxes then share one area, so the weighting cannot trade mean for area (the
+    ``matched_ranking`` candidate inflated boxes that way). Returns (state, plain mean over its
+    box): the confidence the move / update rules test stays the code's quantity."""
+    best = jnp.argmax(rank)
+    sized = particles.at[:, 2:].set(particles[best, 2:])
+    boxes = particle_boxes(sized, template_size)
+    centre = jnp.argmax(particle_matched_confidence(heat, boxes, roi, roi_size, sigma_factor))
+    return sized[centre], particle_confidence(heat, boxes[centre][None], roi, roi_size)[0]
+
+
 def ranking_score(conf: jax.Array, boxes: jax.Array, gamma: float, mode: str) -> jax.Array:
     """code: mean x area^gamma (area in image px); paper: the sum in the box = mean x area."""
     area = boxes[:, 2] * boxes[:, 3]

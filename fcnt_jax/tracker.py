@@ -330,12 +330,21 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
         prior = localize.motion_prior(particles, centre, state.sigma, loc.motion_prior_size)
         g_rank, s_rank = g_rank * prior, s_rank * prior
     g_best, s_best = jnp.argmax(g_rank), jnp.argmax(s_rank)
-    g_distracter, g_pd = localize.distracter_test(g_map, boxes[g_best], roi, image_hw, size,
+    g_particle, g_conf, g_box = particles[g_best], g_conf_all[g_best], boxes[g_best]
+    s_particle, s_conf = particles[s_best], s_conf_all[s_best]
+    if loc.matched_centre:  # trace-time: the code preset's program has no such step
+        sigma_factor = cfg.roi.map_sigma_factor
+        g_particle, g_conf = localize.matched_centre(particles, g_rank, g_map, roi, size, loc.template_size,
+                                                     sigma_factor)
+        s_particle, s_conf = localize.matched_centre(particles, s_rank, s_map, roi, size, loc.template_size,
+                                                     sigma_factor)
+        g_box = localize.particle_boxes(g_particle[None], loc.template_size)[0]
+    g_distracter, g_pd = localize.distracter_test(g_map, g_box, roi, image_hw, size,
                                                   loc.gnet_distracter_value, loc.distracter_ratio)
-    s_distracter, s_pd = localize.distracter_test(s_map, boxes[g_best], roi, image_hw, size,
+    s_distracter, s_pd = localize.distracter_test(s_map, g_box, roi, image_hw, size,
                                                   loc.snet_distracter_value, loc.distracter_ratio)
-    target, conf, decided_by = localize.decide(state.target, particles[g_best], g_conf_all[g_best],
-                                               particles[s_best], s_conf_all[s_best], g_distracter, loc)
+    target, conf, decided_by = localize.decide(state.target, g_particle, g_conf, s_particle, s_conf,
+                                               g_distracter, loc)
     if loc.centre_to_map_centroid:  # trace-time: the code preset's program has no such step
         deciding_map = jnp.where(decided_by == localize.SNET, s_map, g_map)
         target = localize.centre_on_map_centroid(target, deciding_map, roi, decided_by != localize.HELD,
@@ -410,7 +419,7 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
     out = StepOutput(box=new_box, confidence=conf, decided_by=decided_by, g_distracter=g_distracter,
                      s_distracter=s_distracter, adapted=adapt, discriminated=discriminate, roi=roi,
                      maps_usable=maps_usable,
-                     g_confidence=g_conf_all[g_best], s_confidence=s_conf_all[s_best], g_pd=g_pd, s_pd=s_pd,
+                     g_confidence=g_conf, s_confidence=s_conf, g_pd=g_pd, s_pd=s_pd,
                      g_peak=_peak(g_raw), s_peak=_peak(s_raw),
                      g_map=g_map if return_maps else None, s_map=s_map if return_maps else None)
     return state, out

@@ -368,3 +368,17 @@ def test_matched_confidence_places_a_tall_box_on_the_blob_the_plain_mean_leaves_
     assert int(np.argmax(matched)) == 3
     assert np.all(np.diff(matched[:4]) > 0) and np.all(np.diff(matched[3:]) < 0)
     np.testing.assert_allclose(matched[:3], matched[4:][::-1], rtol=1e-4)
+
+
+def test_matched_centre_keeps_the_ranked_size_and_takes_the_m_weighted_centre():
+    """The plateau again (a 20x40 block at (100, 110)). Planted rank: a 20x80 particle at y = 95
+    is the best. Every particle's centre is tried at that size; the M-weighted mean is highest at
+    y = 110, so the state is (100, 110) at 20x80, even though the particle at y = 110 was 40x40;
+    its confidence is the plain mean there, by hand 800 / 1600 = 0.5."""
+    roi = jnp.array([0.0, 0.0, 200.0])
+    heat = jnp.asarray(_block_blob(10, 20, centre=(100.0, 110.0)))
+    particles = jnp.array([[100.0, 95.0, 20.0 / 64, 4.0], [100.0, 110.0, 40.0 / 64, 1.0],
+                           [100.0, 125.0, 20.0 / 64, 4.0], [100.0, 140.0, 20.0 / 64, 4.0]])
+    state, conf = L.matched_centre(particles, jnp.array([3.0, 1.0, 2.0, 0.0]), heat, roi, 200, 64)
+    np.testing.assert_allclose(np.asarray(state), [100.0, 110.0, 20.0 / 64, 4.0], rtol=1e-6)
+    assert float(conf) == pytest.approx(0.5, rel=1e-4)

@@ -363,6 +363,44 @@ def test_matched_ranking_picks_the_best_m_weighted_particle_and_reports_its_plai
     assert float(jnp.max(jnp.abs(matched.box - plain.box))) > 1e-3
 
 
+def test_matched_centre_moves_each_nets_box_to_localize_matched_centre_of_the_same_cloud():
+    """fcnt_plus_matched_centre against fcnt_plus from the same state and key (a cloud 6x as wide,
+    as in the matched_ranking test): the maps are the same; the box and its confidence are
+    localize.matched_centre of the step's own cloud (regenerated here) and the code's ranking on
+    the deciding net's map (tested by hand in tests/test_localize.py); the size is that of the
+    particle fcnt_plus's ranking picks on that map; and the box differs from fcnt_plus's."""
+    from fcnt_jax import localize
+
+    frames, gt = synthetic_sequence(2)
+    params = tiny_params(jax.random.PRNGKey(0))
+    outs = {}
+    for preset in ("fcnt_plus", "fcnt_plus_matched_centre"):
+        cfg = get_config(preset, TINY)
+        state = tracker.init(params, frames[0], jnp.asarray(gt[0], jnp.float32), jax.random.PRNGKey(0), cfg=cfg)
+        state = state.replace(sigma=state.sigma * 6.0)
+        loc = cfg.localization
+        particles = localize.sample_particles(jax.random.fold_in(state.key, state.frame_index), state.target,
+                                              state.sigma, loc.num_particles)
+        state, out = tracker.step(params, state, frames[0], cfg=cfg, return_maps=True)
+        outs[preset] = (out, particles, cfg)
+    plain = outs["fcnt_plus"][0]
+    moved, particles, cfg = outs["fcnt_plus_matched_centre"]
+    np.testing.assert_array_equal(np.asarray(plain.g_map), np.asarray(moved.g_map))
+    assert int(moved.decided_by) != localize.HELD
+    loc, size = cfg.localization, cfg.roi.roi_size
+    snet = int(moved.decided_by) == localize.SNET
+    heat, gamma = (moved.s_map, loc.gamma_s) if snet else (moved.g_map, loc.gamma_g)
+    boxes = localize.particle_boxes(particles, loc.template_size)
+    rank = localize.ranking_score(localize.particle_confidence(heat, boxes, moved.roi, size), boxes, gamma,
+                                  loc.score_mode)
+    want, conf = localize.matched_centre(particles, rank, heat, moved.roi, size, loc.template_size,
+                                         cfg.roi.map_sigma_factor)
+    np.testing.assert_allclose(np.asarray(moved.box), np.asarray(geometry.state_to_box(want)), atol=1e-3)
+    np.testing.assert_allclose(float(moved.confidence), float(conf), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(moved.box[2:]), np.asarray(boxes[int(jnp.argmax(rank))][2:]), rtol=1e-5)
+    assert float(jnp.max(jnp.abs(moved.box - plain.box))) > 1e-3
+
+
 def test_size_vote_moves_only_the_chosen_boxs_size_by_localize_voted_size():
     """fcnt_plus_size_vote against fcnt_plus_no_gnet_refit (its base) from the same state and key on a synthetic frame: the
     maps, the decision and the centre are the same (the first ROI too: roi_factor x w0 is roi_scale
