@@ -471,7 +471,9 @@ class LocalizationConfig:
     # the weighted mean falls more slowly than the plain one as a box grows past the blob (the
     # added ring has weight exp(-1.125) at M's edge), so the area term wins. Here every box
     # compared shares one area: M-weighting chooses where, the code's ranking how big. No new
-    # value.]
+    # value.] Rejected on its seed-0 screen (WORKSPACE "The code's ranking for the size,
+    # M-weighting for the centre"): 16-sequence AUC 0.667 against fcnt_plus's 0.676 on that seed
+    # (the screen's bar 0.686); Tiger1 -0.072, Diving +0.015.
     matched_centre: bool = False
 
     def __post_init__(self):
@@ -822,7 +824,7 @@ PRESETS["fcnt_plus_size_vote"] = lambda: dataclasses.replace(
 PRESETS["fcnt_plus_matched"] = lambda: dataclasses.replace(
     plus_variant("fcnt_plus").override(["localization.matched_ranking=true"]), preset="fcnt_plus_matched")
 # The code's ranking picks each net's size, M-weighting its centre (see
-# LocalizationConfig.matched_centre).
+# LocalizationConfig.matched_centre); rejected on its seed-0 screen.
 PRESETS["fcnt_plus_matched_centre"] = lambda: dataclasses.replace(
     plus_variant("fcnt_plus").override(["localization.matched_centre=true"]), preset="fcnt_plus_matched_centre")
 # (GNet refitted where its own distracter test fires on its first frame, the candidate
