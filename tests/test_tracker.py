@@ -321,37 +321,45 @@ def test_centroid_fix_moves_the_chosen_box_to_its_maps_centroid_and_nothing_else
     assert float(jnp.max(jnp.abs(fixed.box[:2] - plain.box[:2]))) > 1e-3
 
 
-def test_matched_ranking_picks_the_best_m_weighted_particle_and_reports_its_plain_mean():
-    """fcnt_plus_matched against fcnt_plus (its base) from the same state and key on a synthetic
-    frame: the maps are the same; the box is the particle of the same cloud (regenerated here from
-    the step's key) with the best M-weighted rank on the deciding net's map
-    (localize.particle_matched_confidence, tested against a brute-force render in
-    tests/test_localize.py); the confidence reported is that box's plain mean; and the box differs
-    from fcnt_plus's, so the step really ranked otherwise."""
+def _first_step_beside_fcnt_plus(candidate: str):
+    """fcnt_plus's and ``candidate``'s first step from the same state and key on a synthetic frame,
+    with a cloud 6x as wide (30 px) so that on this frame the rankings pick different particles (at
+    1x all pick the same one). Returns fcnt_plus's output, the candidate's, the candidate's cloud
+    (regenerated from the step's key), its config, and the deciding net's map and gamma."""
     from fcnt_jax import localize
 
     frames, gt = synthetic_sequence(2)
     params = tiny_params(jax.random.PRNGKey(0))
     outs = {}
-    for preset in ("fcnt_plus", "fcnt_plus_matched"):
+    for preset in ("fcnt_plus", candidate):
         cfg = get_config(preset, TINY)
         state = tracker.init(params, frames[0], jnp.asarray(gt[0], jnp.float32), jax.random.PRNGKey(0), cfg=cfg)
-        # A cloud 6x as wide (30 px), so that on this synthetic frame the two rankings pick
-        # different particles (at 1x both pick the same one).
         state = state.replace(sigma=state.sigma * 6.0)
-        loc = cfg.localization
         particles = localize.sample_particles(jax.random.fold_in(state.key, state.frame_index), state.target,
-                                              state.sigma, loc.num_particles)
+                                              state.sigma, cfg.localization.num_particles)
         state, out = tracker.step(params, state, frames[0], cfg=cfg, return_maps=True)
         outs[preset] = (out, particles, cfg)
     plain = outs["fcnt_plus"][0]
-    matched, particles, cfg = outs["fcnt_plus_matched"]
-    np.testing.assert_array_equal(np.asarray(plain.g_map), np.asarray(matched.g_map))
-    np.testing.assert_array_equal(np.asarray(plain.s_map), np.asarray(matched.s_map))
-    assert int(matched.decided_by) != localize.HELD
+    out, particles, cfg = outs[candidate]
+    np.testing.assert_array_equal(np.asarray(plain.g_map), np.asarray(out.g_map))
+    np.testing.assert_array_equal(np.asarray(plain.s_map), np.asarray(out.s_map))
+    assert int(out.decided_by) != localize.HELD
+    loc = cfg.localization
+    snet = int(out.decided_by) == localize.SNET
+    heat, gamma = (out.s_map, loc.gamma_s) if snet else (out.g_map, loc.gamma_g)
+    return plain, out, particles, cfg, heat, gamma
+
+
+def test_matched_ranking_picks_the_best_m_weighted_particle_and_reports_its_plain_mean():
+    """fcnt_plus_matched against fcnt_plus (its base) from the same state and key: the maps are
+    the same; the box is the particle of the same cloud with the best M-weighted rank on the
+    deciding net's map (localize.particle_matched_confidence, tested against a brute-force render
+    in tests/test_localize.py); the confidence reported is that box's plain mean; and the box
+    differs from fcnt_plus's, so the step really ranked otherwise."""
+    from fcnt_jax import localize
+
+    plain, matched, particles, cfg, heat, gamma = _first_step_beside_fcnt_plus("fcnt_plus_matched")
     loc, size = cfg.localization, cfg.roi.roi_size
-    snet = int(matched.decided_by) == localize.SNET
-    heat, gamma = (matched.s_map, loc.gamma_s) if snet else (matched.g_map, loc.gamma_g)
     boxes = localize.particle_boxes(particles, loc.template_size)
     rank = localize.ranking_score(localize.particle_matched_confidence(heat, boxes, matched.roi, size,
                                                                        cfg.roi.map_sigma_factor),
@@ -364,32 +372,15 @@ def test_matched_ranking_picks_the_best_m_weighted_particle_and_reports_its_plai
 
 
 def test_matched_centre_moves_each_nets_box_to_localize_matched_centre_of_the_same_cloud():
-    """fcnt_plus_matched_centre against fcnt_plus from the same state and key (a cloud 6x as wide,
-    as in the matched_ranking test): the maps are the same; the box and its confidence are
-    localize.matched_centre of the step's own cloud (regenerated here) and the code's ranking on
-    the deciding net's map (tested by hand in tests/test_localize.py); the size is that of the
-    particle fcnt_plus's ranking picks on that map; and the box differs from fcnt_plus's."""
+    """fcnt_plus_matched_centre against fcnt_plus from the same state and key: the maps are the
+    same; the box and its confidence are localize.matched_centre of the step's own cloud and the
+    code's ranking on the deciding net's map (tested by hand in tests/test_localize.py); the size
+    is that of the particle fcnt_plus's ranking picks on that map; and the box differs from
+    fcnt_plus's."""
     from fcnt_jax import localize
 
-    frames, gt = synthetic_sequence(2)
-    params = tiny_params(jax.random.PRNGKey(0))
-    outs = {}
-    for preset in ("fcnt_plus", "fcnt_plus_matched_centre"):
-        cfg = get_config(preset, TINY)
-        state = tracker.init(params, frames[0], jnp.asarray(gt[0], jnp.float32), jax.random.PRNGKey(0), cfg=cfg)
-        state = state.replace(sigma=state.sigma * 6.0)
-        loc = cfg.localization
-        particles = localize.sample_particles(jax.random.fold_in(state.key, state.frame_index), state.target,
-                                              state.sigma, loc.num_particles)
-        state, out = tracker.step(params, state, frames[0], cfg=cfg, return_maps=True)
-        outs[preset] = (out, particles, cfg)
-    plain = outs["fcnt_plus"][0]
-    moved, particles, cfg = outs["fcnt_plus_matched_centre"]
-    np.testing.assert_array_equal(np.asarray(plain.g_map), np.asarray(moved.g_map))
-    assert int(moved.decided_by) != localize.HELD
+    plain, moved, particles, cfg, heat, gamma = _first_step_beside_fcnt_plus("fcnt_plus_matched_centre")
     loc, size = cfg.localization, cfg.roi.roi_size
-    snet = int(moved.decided_by) == localize.SNET
-    heat, gamma = (moved.s_map, loc.gamma_s) if snet else (moved.g_map, loc.gamma_g)
     boxes = localize.particle_boxes(particles, loc.template_size)
     rank = localize.ranking_score(localize.particle_confidence(heat, boxes, moved.roi, size), boxes, gamma,
                                   loc.score_mode)
