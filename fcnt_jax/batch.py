@@ -38,15 +38,14 @@ from fcnt_jax.run import (TrackResult, check_frame_size, common_canvas, diagnost
 
 
 def _init_one(vgg_params, frame, box, key, image_hw, cfg):
-    return tracker.init_fn(vgg_params, frame, box, key, cfg, image_hw, batch_axis="batch")
+    return tracker.init_fn(vgg_params, frame, box, key, cfg, image_hw)
 
 
 @functools.partial(jax.jit, static_argnames=("cfg",))
 def batch_init(vgg_params, frames: jax.Array, boxes: jax.Array, keys: jax.Array, image_hw: jax.Array,
                cfg: FCNTConfig) -> tracker.TrackerState:
     """``init`` of B sequences at once: frames (B, H, W, 3) padded, boxes (B, 4), keys (B, 2), image_hw (B, 2)."""
-    return jax.vmap(_init_one, in_axes=(None, 0, 0, 0, 0, None), axis_name="batch")(vgg_params, frames, boxes, keys,
-                                                                                   image_hw, cfg)
+    return jax.vmap(_init_one, in_axes=(None, 0, 0, 0, 0, None))(vgg_params, frames, boxes, keys, image_hw, cfg)
 
 
 @functools.partial(jax.jit, static_argnames=("cfg",), donate_argnames=("state",))

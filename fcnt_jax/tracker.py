@@ -95,9 +95,8 @@ def translation_sigma(box: jax.Array, cfg: FCNTConfig) -> jax.Array:
 
 
 def init_fn(vgg_params, frame: jax.Array, box: jax.Array, key: jax.Array, cfg: FCNTConfig,
-            image_hw: jax.Array | None = None, batch_axis: str | None = None) -> TrackerState:
-    """First frame: select channels, train GNet/SNet, return the initial state (not jitted here).
-    ``batch_axis``: see :func:`_run_if`."""
+            image_hw: jax.Array | None = None) -> TrackerState:
+    """First frame: select channels, train GNet/SNet, return the initial state (not jitted here)."""
     box = box.astype(jnp.float32)
     if image_hw is None:
         image_hw = jnp.asarray(frame.shape[:2], jnp.float32)
@@ -123,7 +122,7 @@ def init_fn(vgg_params, frame: jax.Array, box: jax.Array, key: jax.Array, cfg: F
     gnet, g_opt, _ = heads.train_head(gnet, g_tx.init(gnet), g_feat[None], first_map[None], ones, g_tx, g_steps,
                                       relu)
     if cfg.heads.gnet_underfit_iterations > 0:  # trace-time: the code preset's program has no such step
-        gnet = refit_if_distracted(gnet, g_opt, g_feat, first_map, box, roi, image_hw, cfg, batch_axis)
+        gnet = refit_if_distracted(gnet, g_opt, g_feat, first_map, box, roi, image_hw, cfg)
     s_feat_after = after(s_feat, gnet["conv2"]["b"])
     snet, snet_opt, _ = heads.train_head(snet, s_tx.init(snet), s_feat_after[None], first_map[None], ones, s_tx, steps,
                                          relu)
@@ -162,14 +161,13 @@ def first_frame_distracter(gnet: dict, g_feat: jax.Array, box: jax.Array, roi: j
 
 
 def refit_if_distracted(gnet: dict, g_opt, g_feat: jax.Array, first_map: jax.Array, box: jax.Array,
-                        roi: jax.Array, image_hw: jax.Array, cfg: FCNTConfig,
-                        batch_axis: str | None = None) -> dict:
+                        roi: jax.Array, image_hw: jax.Array, cfg: FCNTConfig) -> dict:
     """``gnet`` trained ``heads.gnet_underfit_iterations`` more on the first sample, continuing its
     solver state ``g_opt``, where :func:`first_frame_distracter` fires; else ``gnet`` unchanged
-    (not in FCNT). A real ``lax.cond`` (:func:`_run_if`): a sequence whose test does not fire pays
-    one head pass; in a batch (``batch.batch_init``, ``batch_axis`` its vmap axis) the refit runs
-    once for the batch only where some sequence's test fires, each keeping its result only where
-    its own did."""
+    (not in FCNT). A real ``lax.cond``: a sequence whose test does not fire pays one head pass.
+    Under ``vmap`` (``batch.batch_init``) the cond becomes a select: every sequence of the batch
+    then computes the refit's iterations and keeps them only where its own test fired (the same
+    result, more first-frame work)."""
     fired, _ = first_frame_distracter(gnet, g_feat, box, roi, image_hw, cfg)
     tx = heads.head_optimizer(cfg.heads, "gnet")
 
@@ -178,7 +176,7 @@ def refit_if_distracted(gnet: dict, g_opt, g_feat: jax.Array, first_map: jax.Arr
                                      tx, cfg.heads.gnet_underfit_iterations, cfg.heads.output_relu)
         return net
 
-    return _run_if(fired, refit, gnet, batch_axis)
+    return jax.lax.cond(fired, refit, lambda net: net, gnet)
 
 
 def _roi_for_state(target: jax.Array, roi_factor: jax.Array, cfg: FCNTConfig) -> jax.Array:
@@ -250,8 +248,8 @@ def discrimination_due(g_distracter: jax.Array, s_distracter: jax.Array, conf: j
     return trigger & (conf > cfg.localization.update_threshold)
 
 
-def _run_if(pred: jax.Array, update, state, batch_axis: str | None):
-    """``update(state)`` where ``pred``, else ``state`` (any pytree): a real ``lax.cond``, also under vmap.
+def _run_if(pred: jax.Array, update, state: TrackerState, batch_axis: str | None) -> TrackerState:
+    """``update(state)`` where ``pred``, else ``state``: a real ``lax.cond``, also under vmap.
 
     Under ``vmap`` a ``lax.cond`` on a batched predicate becomes a select that runs the update for
     every sequence every frame. With ``batch_axis`` (the vmap axis name) the update runs, for the

@@ -477,33 +477,3 @@ def test_first_frame_distracter_is_the_trackers_test_on_gnets_first_map():
     want = (strong.sum() - inside) / max(inside, 1e-12)
     np.testing.assert_allclose(float(pd), want, rtol=1e-4)
     assert bool(fired) == (want >= 0.2)
-
-
-def test_batched_gnet_refit_runs_once_for_the_batch_and_each_sequence_keeps_its_own_result():
-    """Two synthetic sequences whose first-frame P_d (with these tiny weights) are 2.51 and 2.38,
-    the distracter ratio set between them: in one batch_init, the first is refitted and the second
-    is not, each equal to its own single-sequence init; and the batched program holds a real
-    ``cond`` for the refit (tracker._run_if over the vmap axis), not a select that would train
-    every sequence of the batch."""
-    from fcnt_jax import batch
-
-    params = tiny_params(jax.random.PRNGKey(0))
-    between = ["localization.distracter_ratio=2.45"]
-    cfg, plain_cfg = get_config("fcnt_plus", TINY + between), get_config("fcnt_plus_no_gnet_refit", TINY + between)
-    seqs = [synthetic_sequence(1, seed=s) for s in (0, 1)]
-    frames = jnp.asarray(np.stack([f[0] for f, _ in seqs]))
-    boxes = jnp.asarray(np.stack([g[0] for _, g in seqs]), jnp.float32)
-    keys = jnp.stack([jax.random.PRNGKey(0)] * 2)
-    hw = jnp.asarray([frames.shape[1:3]] * 2, jnp.float32)
-    batched = batch.batch_init(params, frames, boxes, keys, hw, cfg)
-    fired = []
-    for i in range(2):
-        single = tracker.init(params, frames[i], boxes[i], jax.random.PRNGKey(0), cfg=cfg)
-        plain = tracker.init(params, frames[i], boxes[i], jax.random.PRNGKey(0), cfg=plain_cfg)
-        for a, b in zip(jax.tree_util.tree_leaves(batched), jax.tree_util.tree_leaves(single)):
-            np.testing.assert_allclose(np.asarray(a)[i], np.asarray(b), rtol=1e-4, atol=1e-6)
-        fired.append(any(not np.array_equal(np.asarray(a), np.asarray(b))
-                         for a, b in zip(jax.tree_util.tree_leaves(single.gnet), jax.tree_util.tree_leaves(plain.gnet))))
-    assert fired == [True, False]
-    program = str(jax.make_jaxpr(lambda *a: batch.batch_init(*a, cfg=cfg))(params, frames, boxes, keys, hw))
-    assert "cond[" in program
