@@ -5,14 +5,14 @@ map-spread size fixes (size_from_snet_map, size_vote).
     python -m experiments.scale_response --otb_root=../shared/data/OTB --analysis_root=../shared/data/OTB_analysis \
         --frames=1,31,61,91 --output_dir=experiments/results/scale_response
 
-On each listed frame the truth box is scaled by 0.8 ... 1.25 (same centre), the ROI cropped for it
-as the tracker would, and each net's implied size read there. Slope of log(implied) on
-log(factor): 0 = the size comes from the target alone, 1 = from the box alone. Also where each
-net's raw peak is highest over the factors (frames after the first): the signal a crop-scale
-search would follow. Heads as trained on
-frame 1 (GNet never changes; SNet's online updates are not in it). Writes ``<Seq>.json`` and
-``scale_response.md`` / ``.json``. ~30 s a sequence here (2-core CPU). What it showed:
-WORKSPACE.md, "The size vote".
+On each listed frame the truth box is scaled by each of ``--factors`` (default 0.8 ... 1.25; same
+centre), the ROI cropped for it as the tracker would, and each net's implied size and raw peak
+read there. Slope of log(implied) on log(factor): 0 = the size comes from the target alone, 1 =
+from the box alone. Where each net's raw peak is highest over the factors (frames after the
+first) is the signal a crop-scale search would follow. Heads as trained on frame 1 (GNet never
+changes; SNet's online updates are not in it). Writes ``<Seq>.json`` and ``scale_response.md`` /
+``.json``. ~30 s a sequence here (2-core CPU) with 5 factors and 4 frames. What it showed:
+WORKSPACE.md, "The size vote" (the peak: its last paragraph).
 """
 
 from __future__ import annotations
