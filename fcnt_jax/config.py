@@ -550,6 +550,54 @@ class UpdateConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ScaleFilterConfig:
+    """A DSST scale filter sizes the box (fcnt_jax/scale_filter.py). Not in FCNT: off in code, paper
+    and fcnt_plus; on in the candidate preset fcnt_plus_scale_filter. [OURS, issue 19: FCNT's heads
+    carry no usable size signal on the dev sequences. Their maps' spread follows the crop (GNet's
+    implied size tracks a scaled box with slope 0.56 / 0.41 in w / h, experiments/results/
+    scale_response), and their raw peak grows with the crop: the right size gives the highest peak
+    on 2 (GNet) / 6 (SNet) of 76 frames (experiments/results/scale_response_peaks). Every size rule
+    built on the maps failed (snet_size, size_consensus, size_vote, matched). With the truth's size
+    at fcnt_plus_no_gnet_refit's own centres the OTB 8 AUC would be 0.691 instead of 0.611
+    (experiments.fcnt_plus's summary). DSST compares the target's own appearance across scales,
+    independently of the maps.] With it on, the particles sample no scale (the frame-20 rule is
+    ignored): they place the centre, and the filter sizes the box at that centre on every frame
+    where the box moves (held frames neither estimate nor update: the target was not located).
+    Values: Danelljan et al., BMVC 2014, as its released run_DSST.m / dsst.m set them, unless marked."""
+
+    enabled: bool = False
+    # S, the number of scales, and a, the step between them. [DSST run_DSST.m: 33, 1.02]
+    num_scales: int = 33
+    scale_step: float = 1.02
+    # The label's sigma = S / sqrt(33) x this, in scale steps. [DSST run_DSST.m scale_sigma_factor 1/4]
+    sigma_factor: float = 0.25
+    # lambda, the filter's regulariser. [DSST run_DSST.m 1e-2]
+    regularization: float = 1e-2
+    # eta, the model's learning rate. [DSST run_DSST.m learning_rate 0.025]
+    learning_rate: float = 0.025
+    # Each scale's sample is resized to this square before fHOG. [OURS: dsst.m keeps the initial
+    # box's aspect and caps its area at 512 px (scale_model_max_area); a fixed square keeps every
+    # shape independent of the box, so a sequence compiles once. 24 x 24 = 576 is the nearest
+    # square to that cap whose side the 4-px cells divide.]
+    patch_size: int = 24
+    # fHOG cell side in px. [DSST get_scale_sample.m: fhog(.., 4)]
+    cell_size: int = 4
+
+    def __post_init__(self):
+        c = _Check("scale_filter", self)
+        c.boolean("enabled")
+        c.integer("num_scales", lo=1)
+        c.real("scale_step", lo=1.0, lo_open=True)
+        c.real("sigma_factor", lo=0, lo_open=True)
+        c.real("regularization", lo=0, lo_open=True)
+        c.real("learning_rate", lo=0, hi=1)
+        c.integer("cell_size", lo=1)
+        c.integer("patch_size", lo=1)
+        if self.patch_size % self.cell_size:
+            c._fail("patch_size", f"must be a multiple of scale_filter.cell_size ({self.cell_size})")
+
+
+@dataclasses.dataclass(frozen=True)
 class FCNTConfig:
     """The whole tracker: pass to jit as a static argument."""
 
@@ -559,6 +607,7 @@ class FCNTConfig:
     heads: HeadConfig = HeadConfig()
     localization: LocalizationConfig = LocalizationConfig()
     updates: UpdateConfig = UpdateConfig()
+    scale_filter: ScaleFilterConfig = ScaleFilterConfig()
     # Compute dtype of the VGG backbone (float32 or bfloat16); heads stay float32.
     backbone_dtype: str = "float32"
 
@@ -566,7 +615,8 @@ class FCNTConfig:
         c = _Check("config", self)
         c.choice("backbone_dtype", ("float32", "bfloat16"))
         sections = {"roi": RoiConfig, "selection": SelectionConfig, "heads": HeadConfig,
-                    "localization": LocalizationConfig, "updates": UpdateConfig}
+                    "localization": LocalizationConfig, "updates": UpdateConfig,
+                    "scale_filter": ScaleFilterConfig}
         for name, cls in sections.items():
             if not isinstance(getattr(self, name), cls):
                 c._fail(name, f"must be a {cls.__name__}")
@@ -827,6 +877,9 @@ PRESETS["fcnt_plus_matched"] = lambda: dataclasses.replace(
 # LocalizationConfig.matched_centre); rejected on its seed-0 screen.
 PRESETS["fcnt_plus_matched_centre"] = lambda: dataclasses.replace(
     plus_variant("fcnt_plus").override(["localization.matched_centre=true"]), preset="fcnt_plus_matched_centre")
+# A DSST scale filter sizes the box, the particles place its centre (see ScaleFilterConfig).
+PRESETS["fcnt_plus_scale_filter"] = lambda: dataclasses.replace(
+    plus_variant("fcnt_plus").override(["scale_filter.enabled=true"]), preset="fcnt_plus_scale_filter")
 # (GNet refitted where its own distracter test fires on its first frame, the candidate
 # fcnt_plus_gnet_refit, joined: it is today's fcnt_plus.)
 ABLATIONS = ("code", "fcnt_g", "fcnt_s", "fcnt_512", "fcnt_256", "fcnt_128", "fcnt_64", "paper")

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from fcnt_jax import backbone, geometry, heads, localize, selection
+from fcnt_jax import backbone, geometry, heads, localize, scale_filter, selection
 from fcnt_jax.config import FCNTConfig
 from fcnt_jax.heatmap import target_map
 
@@ -50,6 +50,8 @@ class TrackerState:
     # The box centre's last displacement in px (``localization.constant_velocity``; not in FCNT,
     # zero and unused otherwise).
     velocity: jax.Array
+    # The DSST scale filter's model (``scale_filter.enabled``; not in FCNT, None otherwise).
+    scale_model: scale_filter.ScaleModel | None = None
 
 
 @struct.dataclass
@@ -147,6 +149,8 @@ def init_fn(vgg_params, frame: jax.Array, box: jax.Array, key: jax.Array, cfg: F
         scale_sampling=scale_on,
         key=k_track,
         velocity=jnp.zeros(2, jnp.float32),
+        scale_model=(scale_filter.init_model(frame, box, image_hw.astype(jnp.float32), cfg.scale_filter)
+                     if cfg.scale_filter.enabled else None),
     )
 
 
@@ -281,6 +285,21 @@ def size_from_map(target: jax.Array, heat: jax.Array, roi: jax.Array, conf: jax.
     return jnp.where(usable, resized, target)
 
 
+def sized_by_filter(state: TrackerState, target: jax.Array, moved: jax.Array, frame: jax.Array,
+                    cfg: FCNTConfig) -> tuple[jax.Array, scale_filter.ScaleModel]:
+    """``target``'s centre with the size the DSST filter finds there, starting from the previous
+    size, and the filter's model updated at that box (``scale_filter.enabled``, not in FCNT). Where
+    the box did not move (held) the previous state and model are kept."""
+    tsize = cfg.localization.template_size
+    previous = geometry.state_to_box(state.target, tsize)[2:4]
+    centre = target[:2]
+    size = scale_filter.estimate_size(state.scale_model, frame, centre, previous, state.image_hw, cfg.scale_filter)
+    model = scale_filter.update_model(state.scale_model, frame, centre, size, state.image_hw, cfg.scale_filter)
+    sized = geometry.box_to_state(jnp.concatenate([centre - size / 2, size]), tsize)
+    keep = lambda new, old: jnp.where(moved, new, old)  # noqa: E731
+    return keep(sized, state.target), jax.tree.map(keep, model, state.scale_model)
+
+
 def _peak(raw: jax.Array) -> jax.Array:
     """The largest finite value of a raw head output (NaN when none is finite)."""
     finite = jnp.isfinite(raw)
@@ -353,6 +372,9 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
         target = localize.voted_size(target, g_map, s_map, roi, conf, loc)
     if loc.size_consensus:  # trace-time: the code preset's program has no such test
         target = localize.size_consensus(state.target, target, decided_by, g_map, s_map, roi, size, loc)
+    scale_model = state.scale_model
+    if cfg.scale_filter.enabled:  # trace-time: the code preset's program has no such step
+        target, scale_model = sized_by_filter(state, target, decided_by != localize.HELD, frame, cfg)
     new_box = geometry.state_to_box(target, loc.template_size)
     min_conf = jnp.minimum(state.min_conf, conf)
 
@@ -409,11 +431,13 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
     # (The paper samples scale from the start and has no such rule.)
     at_check = (t == (loc.reestimate_frame - 1)) & (not loc.scale_sampling_from_start)
     enable = jnp.where(at_check, localize.scale_sampling_decision(min_conf, state.initial_width), state.scale_sampling)
+    if cfg.scale_filter.enabled:  # the filter sizes the box; the particles only place it
+        enable = jnp.bool_(False)
     sigma = state.sigma.at[2].set(jnp.where(enable, state.scale_sigma, 0.0))
 
     velocity = target[:2] - state.target[:2] if loc.constant_velocity else state.velocity
     state = state.replace(frame_index=t + 1, target=target, min_conf=min_conf, scale_sampling=enable, sigma=sigma,
-                          velocity=velocity)
+                          velocity=velocity, scale_model=scale_model)
     out = StepOutput(box=new_box, confidence=conf, decided_by=decided_by, g_distracter=g_distracter,
                      s_distracter=s_distracter, adapted=adapt, discriminated=discriminate, roi=roi,
                      maps_usable=maps_usable,

@@ -477,3 +477,56 @@ def test_first_frame_distracter_is_the_trackers_test_on_gnets_first_map():
     want = (strong.sum() - inside) / max(inside, 1e-12)
     np.testing.assert_allclose(float(pd), want, rtol=1e-4)
     assert bool(fired) == (want >= 0.2)
+
+
+def _zoomed(frame: np.ndarray, centre: np.ndarray, zoom: float) -> np.ndarray:
+    from PIL import Image
+
+    a, (cx, cy) = 1.0 / zoom, centre
+    return np.asarray(Image.fromarray(frame).transform(frame.shape[1::-1], Image.AFFINE,
+                                                       (a, 0, cx - a * cx, 0, a, cy - a * cy), Image.BICUBIC))
+
+
+def test_scale_filter_sizes_the_box_at_the_particles_centre_and_holds_on_held_frames():
+    """fcnt_plus_scale_filter against fcnt_plus from the same init on a frame zoomed 1.1x about the
+    target: the maps and the centre are fcnt_plus's; the size is scale_filter.estimate_size at that
+    centre from the previous size (tested on a planted zoom in tests/test_scale_filter.py), it
+    grew, and the model is updated at the new box; the particles never sample scale. Where the box
+    is held (no particle clears the move threshold), box and model are kept. code carries no model."""
+    from fcnt_jax import localize, scale_filter
+
+    frames, gt = synthetic_sequence(1)
+    params = tiny_params(jax.random.PRNGKey(0))
+    box = jnp.asarray(gt[0], jnp.float32)
+    frame = jnp.asarray(_zoomed(frames[0], gt[0][:2] + gt[0][2:] / 2, 1.1))
+    outs = {}
+    for preset in ("fcnt_plus", "fcnt_plus_scale_filter"):
+        cfg = get_config(preset, TINY)
+        state = tracker.init(params, frames[0], box, jax.random.PRNGKey(0), cfg=cfg)
+        kept = jax.tree.map(jnp.copy, state)  # step donates its state
+        outs[preset] = (kept,) + tracker.step(params, state, frame, cfg=cfg, return_maps=True)
+    assert outs["fcnt_plus"][0].scale_model is None
+    first, state, out = outs["fcnt_plus_scale_filter"]
+    plain = outs["fcnt_plus"][2]
+    sfc, hw = cfg.scale_filter, first.image_hw
+    want_model = scale_filter.init_model(frames[0], box, hw, sfc)
+    np.testing.assert_allclose(np.asarray(first.scale_model.numerator), np.asarray(want_model.numerator), rtol=1e-4,
+                               atol=1e-4)
+    np.testing.assert_array_equal(np.asarray(out.g_map), np.asarray(plain.g_map))
+    assert int(out.decided_by) == int(plain.decided_by) != localize.HELD
+    centre = np.asarray(geometry.box_centre(plain.box))
+    np.testing.assert_allclose(np.asarray(geometry.box_centre(out.box)), centre, atol=1e-3)
+    size = scale_filter.estimate_size(first.scale_model, frame, jnp.asarray(centre), box[2:4], hw, sfc)
+    np.testing.assert_allclose(np.asarray(out.box[2:]), np.asarray(size), rtol=1e-5)
+    assert float(out.box[2]) > float(box[2]) * 1.04
+    model = scale_filter.update_model(first.scale_model, frame, jnp.asarray(centre), size, hw, sfc)
+    np.testing.assert_allclose(np.asarray(state.scale_model.denominator), np.asarray(model.denominator), rtol=1e-4)
+    assert float(state.sigma[2]) == 0.0 and not bool(state.scale_sampling)
+
+    held_cfg = get_config("fcnt_plus_scale_filter", TINY + ["localization.move_threshold=1e9"])
+    held_first = tracker.init(params, frames[0], box, jax.random.PRNGKey(0), cfg=held_cfg)
+    held, held_out = tracker.step(params, jax.tree.map(jnp.copy, held_first), frame, cfg=held_cfg)
+    assert int(held_out.decided_by) == localize.HELD
+    np.testing.assert_allclose(np.asarray(held_out.box), np.asarray(box), atol=1e-4)
+    for a, b in zip(jax.tree_util.tree_leaves(held.scale_model), jax.tree_util.tree_leaves(held_first.scale_model)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
