@@ -126,7 +126,8 @@ def test_optional_integer_fields_parse_as_integers():
 
 def _changed(a, b) -> set[str]:
     """The ``section.field`` names whose values differ between two configs."""
-    return {f"{s}.{f.name}" for s in ("roi", "selection", "heads", "localization", "updates")
+    sections = [f.name for f in dataclasses.fields(a) if dataclasses.is_dataclass(getattr(a, f.name))]
+    return {f"{s}.{f.name}" for s in sections
             for f in dataclasses.fields(getattr(a, s))
             if getattr(getattr(a, s), f.name) != getattr(getattr(b, s), f.name)}
 
@@ -261,6 +262,11 @@ def test_size_vote_candidate_is_one_change_on_fcnt_plus_before_gnet_refit():
     from fcnt_jax.config import ConfigError, LocalizationConfig
     with pytest.raises(ConfigError, match="localization.size_vote=1: must be true or false"):
         LocalizationConfig(size_vote=1)
+
+
+def test_scale_filter_candidate_is_one_change_on_fcnt_plus():
+    candidate, plus = get_config("fcnt_plus_scale_filter"), get_config("fcnt_plus")
+    assert _changed(candidate, plus) == {"scale_filter.enabled"}  # _changed reads every section
 
 
 def test_gnet_refit_is_one_change_on_fcnt_plus_before_it_joined():
