@@ -63,6 +63,22 @@ def test_batch_equals_single_sequence_tracking(dataset, single_results):
         np.testing.assert_allclose(r.boxes, single_results[name], atol=0.05, err_msg=name)
 
 
+def test_scale_filter_in_a_batch_of_padded_frames_equals_single_unpadded_tracking(dataset):
+    """The DSST filter's samples replicate each frame's own border (its true size, not the padded
+    canvas's) and its model is carried per sequence: a batch of two sequences of different sizes on
+    one padded canvas gives each sequence's single, unpadded run. (GNet's refit is off here: this
+    is about the filter.)"""
+    params = tiny_params(jax.random.PRNGKey(0))
+    cfg = get_config("fcnt_plus_scale_filter", TINY + ["heads.gnet_underfit_iterations=0"])
+    names = ["BatA", "BatB"]
+    single = {n: track_sequence(params, _open(dataset, n), cfg, log=lambda m: None).boxes for n in names}
+    results = track_batch(params, [_open(dataset, n) for n in names], cfg, batch_size=2, canvas_hw=(120, 160),
+                          log=lambda m: None)
+    for r in results:
+        np.testing.assert_allclose(r.boxes, single[r.name], atol=0.05, err_msg=r.name)
+    assert any(np.ptp(single[n][1:, 2]) > 0 for n in names)  # the filter did resize a box
+
+
 def test_sharded_over_eight_host_devices(dataset, single_results, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "JAX_PLATFORMS": "cpu",
            "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
