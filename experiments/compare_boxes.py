@@ -2,11 +2,12 @@
 their per-frame boxes, from the result folders experiments.fcnt_plus wrote
 (``seed<s>/<set>/<config.result_folder(preset)>/<Seq>.json``).
 
-    python -m experiments.compare_boxes --presets=fcnt_plus_no_gnet_refit,fcnt_plus \
+    python -m experiments.compare_boxes --presets=fcnt_plus_no_gnet_refit_no_scale_filter,fcnt_plus_no_scale_filter \
         --results_dir=experiments/results/fcnt_plus --output_dir=experiments/results/fcnt_plus/gnet_refit_same_boxes
 
 Used for gnet_refit's criterion (c) (run as the candidate fcnt_plus_gnet_refit, today's
-fcnt_plus): where its trigger does not fire, its run must be fcnt_plus_no_gnet_refit's. Writes
+fcnt_plus_no_scale_filter): where its trigger does not fire, its run must be
+fcnt_plus_no_gnet_refit_no_scale_filter's (the preset names of today). Writes
 ``compare_boxes.md`` / ``.json``; seconds.
 """
 

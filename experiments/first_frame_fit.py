@@ -23,7 +23,7 @@ flags.DEFINE_string("otb_root", "../shared/data/OTB", "folder of OTB sequences (
 flags.DEFINE_string("analysis_root", "../shared/data/OTB_analysis", "second folder of sequences ('' to skip)")
 flags.DEFINE_list("sequences", [], "only these sequence names (default: every one)")
 flags.DEFINE_list("seeds", ["0", "1", "2"], "PRNG seeds")
-flags.DEFINE_string("preset", "fcnt_plus_no_gnet_refit", "config preset whose first-frame GNet is tested")
+flags.DEFINE_string("preset", "fcnt_plus_no_gnet_refit_no_scale_filter", "config preset whose first-frame GNet is tested")
 flags.DEFINE_string("weights", None, "VGG-16 weights file (default: the verified cache)")
 flags.DEFINE_string("output_dir", None, "where results go", required=True)
 FLAGS = flags.FLAGS

@@ -252,14 +252,14 @@ class HeadConfig:
     # (<= 2x code's) bounds it.]
     gnet_first_frame_iterations: int | None = None
     # Not in FCNT (0 in code and paper; 100 in fcnt_plus, which it joined as the candidate
-    # fcnt_plus_gnet_refit on what is now fcnt_plus_no_gnet_refit). After GNet's first-frame iterations, its own distracter test (spec §5.4,
+    # fcnt_plus_gnet_refit on what is now fcnt_plus_no_gnet_refit_no_scale_filter). After GNet's first-frame iterations, its own distracter test (spec §5.4,
     # the tracker's per-frame rule and thresholds) is applied to its map of the first frame at the
     # given box; where it fires, GNet trains this many iterations more on the same sample (its
     # solver state continues, so 50 + 100 is a 150-iteration fit). A net that sees a distracter
     # on the one frame it was trained on has not fitted it: on Diving (P_d 0.38 at frame 1 in
     # every seed) SNet then decides every frame. [OURS, issue 19: 150 iterations (gnet_fit, this
     # field's 100 = 150 - 50) took Diving from 0.305 / 0.298 / 0.313 AUC to 0.417 / 0.425 / 0.419
-    # (seeds 0-2, fcnt_plus_gnet_fit_no_gnet_refit against fcnt_plus_no_gnet_refit), but given to
+    # (seeds 0-2, fcnt_plus_gnet_fit_no_gnet_refit_no_scale_filter against fcnt_plus_no_gnet_refit_no_scale_filter), but given to
     # every sequence it cost
     # David, Crossing, Football1 and Tiger1 ~0.03 each and left fcnt_plus ("Dropping gnet_fit and
     # aspect"). Of the 16 dev sequences only Diving's first frame fires the test (fcnt_plus seed 0:
@@ -303,7 +303,7 @@ class LocalizationConfig:
     # its width (the two agree only while the aspect is frozen). The width stays s x 64 (IVT's
     # aspect scales the height), so while scale sampling is off only the height moves.
     # [OURS, issue 19's audit: on Diving the fixed box drifts as the diver crouches. The value
-    # 0.004 in fcnt_plus_aspect_no_gnet_refit is the paper's scale rate (0.4 % of the initial size per frame) [P §5],
+    # 0.004 in fcnt_plus_aspect_no_gnet_refit_no_scale_filter is the paper's scale rate (0.4 % of the initial size per frame) [P §5],
     # applied to the aspect, not tuned.]
     aspect_sigma: float = 0.0
     # IVT template side: s = w / 64. [O:util/loc2affgeo.m p_sz=64]
@@ -533,7 +533,7 @@ class UpdateConfig:
     # fcnt_plus_gnet_fit_aspect_no_latest_sample, seed 0, the store was first replaced at frame 19
     # on Football1 (whose look changes within 8 frames; its discrimination updates at frames 3 and
     # 7 used the first frame, and the frame-19 replacement was already off the player), 56 on
-    # Crossing, 20 on MotorRolling, 13 on Deer. In fcnt_plus_gnet_fit_aspect_no_gnet_refit over 3 seeds:
+    # Crossing, 20 on MotorRolling, 13 on Deer. In fcnt_plus_gnet_fit_aspect_no_gnet_refit_no_scale_filter over 3 seeds:
     # Football1 0.193 -> 0.686 AUC, the 16 dev sequences 0.657 -> 0.688. WORKSPACE "The latest
     # confident sample".]
     stored_sample: str = "most_confident"  # or "latest_confident"
@@ -551,14 +551,15 @@ class UpdateConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ScaleFilterConfig:
-    """A DSST scale filter sizes the box (fcnt_jax/scale_filter.py). Not in FCNT: off in code, paper
-    and fcnt_plus; on in the candidate preset fcnt_plus_scale_filter. [OURS, issue 19: FCNT's heads
+    """A DSST scale filter sizes the box (fcnt_jax/scale_filter.py). Not in FCNT: off in code and
+    paper; on in fcnt_plus, which it joined as the candidate fcnt_plus_scale_filter (on what is now
+    fcnt_plus_no_scale_filter) by the criterion set before its runs. [OURS, issue 19: FCNT's heads
     carry no usable size signal on the dev sequences. Their maps' spread follows the crop (GNet's
     implied size tracks a scaled box with slope 0.56 / 0.41 in w / h, experiments/results/
     scale_response), and their raw peak grows with the crop: the right size gives the highest peak
     on 2 (GNet) / 6 (SNet) of 76 frames (experiments/results/scale_response_peaks). Every size rule
     built on the maps failed (snet_size, size_consensus, size_vote, matched). With the truth's size
-    at fcnt_plus_no_gnet_refit's own centres the OTB 8 AUC would be 0.691 instead of 0.611
+    at fcnt_plus_no_gnet_refit_no_scale_filter's own centres the OTB 8 AUC would be 0.691 instead of 0.611
     (experiments.fcnt_plus's summary). DSST compares the target's own appearance across scales,
     independently of the maps.] With it on, the particles sample no scale (the frame-20 rule is
     ignored): they place the centre, and the filter sizes the box at that centre on every frame
@@ -743,7 +744,7 @@ def _ablation(name: str, assignments: list[str]):
 PLUS_FIXES: dict[str, tuple[str, ...]] = {
     # GNet's particle instead of holding the box when SNet is unsure (Football1 frames 19-21).
     # Acts on few frames (7 in fcnt_plus over seeds 0-2 of the 16 dev sequences, 1 in
-    # fcnt_plus_aspect_no_gnet_refit: the summary's "GNet fallback" column); kept as the fix of the mechanism the
+    # fcnt_plus_aspect_no_gnet_refit_no_scale_filter: the summary's "GNet fallback" column); kept as the fix of the mechanism the
     # audit measured, not judged by the drop rule (WORKSPACE, "Dropping gnet_fit and aspect").
     "gnet_fallback": ("localization.gnet_fallback=true",),
     # SNet's updates train on the latest confident frame, not on the first frame's look until the
@@ -757,6 +758,10 @@ PLUS_FIXES: dict[str, tuple[str, ...]] = {
     # fcnt_plus's boxes exactly): WORKSPACE "GNet refitted where it sees a distracter on its own
     # frame".
     "gnet_refit": ("heads.gnet_underfit_iterations=100",),
+    # A DSST scale filter sizes the box at the particles' centre (FCNT's heads carry no size
+    # signal: their spread follows the crop, their peak grows with it). Joined fcnt_plus by the
+    # criterion set before its runs: WORKSPACE "A DSST scale filter sizes the box".
+    "scale_filter": ("scale_filter.enabled=true",),
 }
 # Fixes measured and dropped from fcnt_plus, in the order they left. The rule (WORKSPACE, set
 # before each arm's runs): a fix leaves when, over seeds 0-2, its arm loses no dev sequence by more
@@ -788,24 +793,29 @@ DROPPED_PLUS_FIXES: dict[str, tuple[str, ...]] = {
 # lacks; the family as first built (with scale_from_start) keeps the names it was published under.
 # A drop renames presets; it never renames result folders (``result_folder``).
 PLUS_VARIANTS: dict[str, tuple[str, ...]] = {
-    "fcnt_plus": ("gnet_fallback", "latest_sample", "gnet_refit"),
-    "fcnt_plus_no_gnet_fallback": ("latest_sample", "gnet_refit"),
-    "fcnt_plus_no_latest_sample": ("gnet_fallback", "gnet_refit"),
+    "fcnt_plus": ("gnet_fallback", "latest_sample", "gnet_refit", "scale_filter"),
+    "fcnt_plus_no_gnet_fallback": ("latest_sample", "gnet_refit", "scale_filter"),
+    "fcnt_plus_no_latest_sample": ("gnet_fallback", "gnet_refit", "scale_filter"),
+    "fcnt_plus_no_gnet_refit": ("gnet_fallback", "latest_sample", "scale_filter"),
+    # Before scale_filter joined: the preset whose scale_filter arm it is, and its arms.
+    "fcnt_plus_no_scale_filter": ("gnet_fallback", "latest_sample", "gnet_refit"),
+    "fcnt_plus_no_gnet_fallback_no_scale_filter": ("latest_sample", "gnet_refit"),
+    "fcnt_plus_no_latest_sample_no_scale_filter": ("gnet_fallback", "gnet_refit"),
     # Before gnet_refit joined: the preset whose gnet_refit arm it is, and its arms.
-    "fcnt_plus_no_gnet_refit": ("gnet_fallback", "latest_sample"),
-    "fcnt_plus_no_gnet_fallback_no_gnet_refit": ("latest_sample",),
-    "fcnt_plus_no_latest_sample_no_gnet_refit": ("gnet_fallback",),
-    # Before aspect left (gnet_fit had left): the preset whose aspect arm is fcnt_plus_no_gnet_refit.
-    "fcnt_plus_aspect_no_gnet_refit": ("gnet_fallback", "aspect", "latest_sample"),
+    "fcnt_plus_no_gnet_refit_no_scale_filter": ("gnet_fallback", "latest_sample"),
+    "fcnt_plus_no_gnet_fallback_no_gnet_refit_no_scale_filter": ("latest_sample",),
+    "fcnt_plus_no_latest_sample_no_gnet_refit_no_scale_filter": ("gnet_fallback",),
+    # Before aspect left (gnet_fit had left): the preset whose aspect arm is fcnt_plus_no_gnet_refit_no_scale_filter.
+    "fcnt_plus_aspect_no_gnet_refit_no_scale_filter": ("gnet_fallback", "aspect", "latest_sample"),
     # Before gnet_fit left: fcnt_plus with four fixes, and its arms.
-    "fcnt_plus_gnet_fit_aspect_no_gnet_refit": ("gnet_fit", "gnet_fallback", "aspect", "latest_sample"),
-    "fcnt_plus_gnet_fit_no_gnet_refit": ("gnet_fit", "gnet_fallback", "latest_sample"),
-    "fcnt_plus_gnet_fit_aspect_no_gnet_fallback_no_gnet_refit": ("gnet_fit", "aspect", "latest_sample"),
+    "fcnt_plus_gnet_fit_aspect_no_gnet_refit_no_scale_filter": ("gnet_fit", "gnet_fallback", "aspect", "latest_sample"),
+    "fcnt_plus_gnet_fit_no_gnet_refit_no_scale_filter": ("gnet_fit", "gnet_fallback", "latest_sample"),
+    "fcnt_plus_gnet_fit_aspect_no_gnet_fallback_no_gnet_refit_no_scale_filter": ("gnet_fit", "aspect", "latest_sample"),
     # Before latest_sample joined, and its arms.
-    "fcnt_plus_gnet_fit_aspect_no_latest_sample_no_gnet_refit": ("gnet_fit", "gnet_fallback", "aspect"),
-    "fcnt_plus_aspect_no_latest_sample_no_gnet_refit": ("gnet_fallback", "aspect"),
-    "fcnt_plus_gnet_fit_no_latest_sample_no_gnet_refit": ("gnet_fit", "gnet_fallback"),
-    "fcnt_plus_gnet_fit_aspect_no_gnet_fallback_no_latest_sample_no_gnet_refit": ("gnet_fit", "aspect"),
+    "fcnt_plus_gnet_fit_aspect_no_latest_sample_no_gnet_refit_no_scale_filter": ("gnet_fit", "gnet_fallback", "aspect"),
+    "fcnt_plus_aspect_no_latest_sample_no_gnet_refit_no_scale_filter": ("gnet_fallback", "aspect"),
+    "fcnt_plus_gnet_fit_no_latest_sample_no_gnet_refit_no_scale_filter": ("gnet_fit", "gnet_fallback"),
+    "fcnt_plus_gnet_fit_aspect_no_gnet_fallback_no_latest_sample_no_gnet_refit_no_scale_filter": ("gnet_fit", "aspect"),
     # As first built, and its arms.
     "fcnt_plus_scale_from_start": ("gnet_fit", "gnet_fallback", "aspect", "scale_from_start"),
     "fcnt_plus_scale_from_start_no_gnet_fit": ("gnet_fallback", "aspect", "scale_from_start"),
@@ -859,27 +869,27 @@ PRESETS = {
         "localization.motion_prior=true", "localization.motion_prior_size=false", "localization.constant_velocity=true"]),
 }
 # Candidate fixes on fcnt_plus as it was before gnet_refit joined (gnet_fallback + latest_sample,
-# today's fcnt_plus_no_gnet_refit). The box's centre moved to its map's centroid (see
+# today's fcnt_plus_no_gnet_refit_no_scale_filter). The box's centre moved to its map's centroid (see
 # LocalizationConfig.centre_to_map_centroid); rejected by the criterion WORKSPACE "The map
 # centroid" set before its runs.
 PRESETS["fcnt_plus_centroid"] = lambda: dataclasses.replace(
-    plus_variant("fcnt_plus_no_gnet_refit").override(["localization.centre_to_map_centroid=true"]),
+    plus_variant("fcnt_plus_no_gnet_refit_no_scale_filter").override(["localization.centre_to_map_centroid=true"]),
     preset="fcnt_plus_centroid")
 # The box's size moved where both nets' maps agree (see LocalizationConfig.size_vote); rejected on
 # its smoke run before the 16-sequence runs (a ratchet).
 PRESETS["fcnt_plus_size_vote"] = lambda: dataclasses.replace(
-    plus_variant("fcnt_plus_no_gnet_refit").override(["localization.size_vote=true"]), preset="fcnt_plus_size_vote")
-# Candidates on today's fcnt_plus. Particles ranked by the map weighted by each box's own target
+    plus_variant("fcnt_plus_no_gnet_refit_no_scale_filter").override(["localization.size_vote=true"]), preset="fcnt_plus_size_vote")
+# Candidates on fcnt_plus as it was before scale_filter joined (today's fcnt_plus_no_scale_filter).
+# Particles ranked by the map weighted by each box's own target
 # map M (see LocalizationConfig.matched_ranking); rejected by the criterion set before its runs.
 PRESETS["fcnt_plus_matched"] = lambda: dataclasses.replace(
-    plus_variant("fcnt_plus").override(["localization.matched_ranking=true"]), preset="fcnt_plus_matched")
+    plus_variant("fcnt_plus_no_scale_filter").override(["localization.matched_ranking=true"]), preset="fcnt_plus_matched")
 # The code's ranking picks each net's size, M-weighting its centre (see
 # LocalizationConfig.matched_centre); rejected on its seed-0 screen.
 PRESETS["fcnt_plus_matched_centre"] = lambda: dataclasses.replace(
-    plus_variant("fcnt_plus").override(["localization.matched_centre=true"]), preset="fcnt_plus_matched_centre")
-# A DSST scale filter sizes the box, the particles place its centre (see ScaleFilterConfig).
-PRESETS["fcnt_plus_scale_filter"] = lambda: dataclasses.replace(
-    plus_variant("fcnt_plus").override(["scale_filter.enabled=true"]), preset="fcnt_plus_scale_filter")
+    plus_variant("fcnt_plus_no_scale_filter").override(["localization.matched_centre=true"]), preset="fcnt_plus_matched_centre")
+# (A DSST scale filter sizing the box, the candidate fcnt_plus_scale_filter, joined: it is today's
+# fcnt_plus.)
 # (GNet refitted where its own distracter test fires on its first frame, the candidate
 # fcnt_plus_gnet_refit, joined: it is today's fcnt_plus.)
 ABLATIONS = ("code", "fcnt_g", "fcnt_s", "fcnt_512", "fcnt_256", "fcnt_128", "fcnt_64", "paper")
@@ -892,24 +902,30 @@ PLUS_ABLATION = (plus_name(), *(plus_name(without=fix) for fix in PLUS_FIXES), "
 # fcnt_plus_no_latest_sample are today's preset and its arms; WORKSPACE "fcnt_plus (issue 19)"
 # lists what they were.)
 RENAMED_PRESETS: dict[str, tuple[str, str]] = {  # old name -> (its preset now, why; "" when the name says it)
-    "fcnt_plus_no_scale_from_start": ("fcnt_plus_gnet_fit_aspect_no_latest_sample_no_gnet_refit",
+    "fcnt_plus_no_scale_from_start": ("fcnt_plus_gnet_fit_aspect_no_latest_sample_no_gnet_refit_no_scale_filter",
                                       "fcnt_plus as it was after scale_from_start was dropped; fcnt_plus as "
                                       "first built is 'fcnt_plus_scale_from_start'"),
-    "fcnt_plus_latest_sample": ("fcnt_plus_gnet_fit_aspect_no_gnet_refit",
+    "fcnt_plus_latest_sample": ("fcnt_plus_gnet_fit_aspect_no_gnet_refit_no_scale_filter",
                                 "fcnt_plus when latest_sample joined it, before gnet_fit and aspect were dropped"),
-    "fcnt_plus_no_gnet_fit": ("fcnt_plus_aspect_no_gnet_refit", "gnet_fit was dropped from fcnt_plus, then aspect"),
-    "fcnt_plus_no_aspect": ("fcnt_plus_gnet_fit_no_gnet_refit", "fcnt_plus before gnet_fit was dropped, without aspect"),
-    "fcnt_plus_no_latest_sample_no_gnet_fit": ("fcnt_plus_aspect_no_latest_sample_no_gnet_refit", ""),
-    "fcnt_plus_no_latest_sample_no_aspect": ("fcnt_plus_gnet_fit_no_latest_sample_no_gnet_refit", ""),
+    "fcnt_plus_no_gnet_fit": ("fcnt_plus_aspect_no_gnet_refit_no_scale_filter", "gnet_fit was dropped from fcnt_plus, then aspect"),
+    "fcnt_plus_no_aspect": ("fcnt_plus_gnet_fit_no_gnet_refit_no_scale_filter", "fcnt_plus before gnet_fit was dropped, without aspect"),
+    "fcnt_plus_no_latest_sample_no_gnet_fit": ("fcnt_plus_aspect_no_latest_sample_no_gnet_refit_no_scale_filter", ""),
+    "fcnt_plus_no_latest_sample_no_aspect": ("fcnt_plus_gnet_fit_no_latest_sample_no_gnet_refit_no_scale_filter", ""),
     "fcnt_plus_no_latest_sample_no_gnet_fallback": (
-        "fcnt_plus_gnet_fit_aspect_no_gnet_fallback_no_latest_sample_no_gnet_refit", ""),
+        "fcnt_plus_gnet_fit_aspect_no_gnet_fallback_no_latest_sample_no_gnet_refit_no_scale_filter", ""),
     # gnet_refit joined: every earlier variant's name gained "_no_gnet_refit".
-    "fcnt_plus_gnet_refit": ("fcnt_plus", "the candidate joined fcnt_plus"),
-    **{name: (f"{name}_no_gnet_refit", "gnet_refit joined fcnt_plus") for name in (
+    "fcnt_plus_gnet_refit": ("fcnt_plus_no_scale_filter", "the candidate joined fcnt_plus, before scale_filter did"),
+    **{name: (f"{name}_no_gnet_refit_no_scale_filter", "gnet_refit joined fcnt_plus, then scale_filter") for name in (
         "fcnt_plus_aspect", "fcnt_plus_gnet_fit_aspect", "fcnt_plus_gnet_fit",
         "fcnt_plus_gnet_fit_aspect_no_gnet_fallback", "fcnt_plus_gnet_fit_aspect_no_latest_sample",
         "fcnt_plus_aspect_no_latest_sample", "fcnt_plus_gnet_fit_no_latest_sample",
         "fcnt_plus_gnet_fit_aspect_no_gnet_fallback_no_latest_sample")},
+    # scale_filter joined: every earlier variant's name gained "_no_scale_filter" (the four names
+    # fcnt_plus, fcnt_plus_no_gnet_fallback, fcnt_plus_no_latest_sample and fcnt_plus_no_gnet_refit
+    # are today's preset and its arms).
+    "fcnt_plus_scale_filter": ("fcnt_plus", "the candidate joined fcnt_plus"),
+    **{name[:-len("_no_scale_filter")]: (name, "scale_filter joined fcnt_plus") for name in PLUS_VARIANTS
+       if name.endswith("_no_gnet_refit_no_scale_filter") and name[:-len("_no_scale_filter")] not in PLUS_VARIANTS},
 }
 
 # Result folders (``seed<s>/<set>/<folder>/`` under experiments.fcnt_plus's output) are never
@@ -918,16 +934,18 @@ RENAMED_PRESETS: dict[str, tuple[str, str]] = {  # old name -> (its preset now, 
 # preset had then (preset now -> folder; each folder's ``config.json`` is the configuration that
 # ran, tests/test_config.py checks it against the preset's).
 LEGACY_RESULT_FOLDERS: dict[str, str] = {
-    # Today's fcnt_plus ran as the candidate fcnt_plus_gnet_refit.
-    "fcnt_plus": "fcnt_plus_gnet_refit",
-    "fcnt_plus_gnet_fit_aspect_no_gnet_refit": "fcnt_plus",
-    "fcnt_plus_aspect_no_gnet_refit": "fcnt_plus_no_gnet_fit",
-    "fcnt_plus_gnet_fit_no_gnet_refit": "fcnt_plus_no_aspect",
-    "fcnt_plus_gnet_fit_aspect_no_gnet_fallback_no_gnet_refit": "fcnt_plus_no_gnet_fallback",
-    "fcnt_plus_gnet_fit_aspect_no_latest_sample_no_gnet_refit": "fcnt_plus_no_latest_sample",
-    "fcnt_plus_aspect_no_latest_sample_no_gnet_refit": "fcnt_plus_no_latest_sample_no_gnet_fit",
-    "fcnt_plus_gnet_fit_no_latest_sample_no_gnet_refit": "fcnt_plus_no_latest_sample_no_aspect",
-    "fcnt_plus_gnet_fit_aspect_no_gnet_fallback_no_latest_sample_no_gnet_refit":
+    # Today's fcnt_plus ran as the candidate fcnt_plus_scale_filter; the preset before it, as the
+    # candidate fcnt_plus_gnet_refit.
+    "fcnt_plus": "fcnt_plus_scale_filter",
+    "fcnt_plus_no_scale_filter": "fcnt_plus_gnet_refit",
+    "fcnt_plus_gnet_fit_aspect_no_gnet_refit_no_scale_filter": "fcnt_plus",
+    "fcnt_plus_aspect_no_gnet_refit_no_scale_filter": "fcnt_plus_no_gnet_fit",
+    "fcnt_plus_gnet_fit_no_gnet_refit_no_scale_filter": "fcnt_plus_no_aspect",
+    "fcnt_plus_gnet_fit_aspect_no_gnet_fallback_no_gnet_refit_no_scale_filter": "fcnt_plus_no_gnet_fallback",
+    "fcnt_plus_gnet_fit_aspect_no_latest_sample_no_gnet_refit_no_scale_filter": "fcnt_plus_no_latest_sample",
+    "fcnt_plus_aspect_no_latest_sample_no_gnet_refit_no_scale_filter": "fcnt_plus_no_latest_sample_no_gnet_fit",
+    "fcnt_plus_gnet_fit_no_latest_sample_no_gnet_refit_no_scale_filter": "fcnt_plus_no_latest_sample_no_aspect",
+    "fcnt_plus_gnet_fit_aspect_no_gnet_fallback_no_latest_sample_no_gnet_refit_no_scale_filter":
         "fcnt_plus_no_latest_sample_no_gnet_fallback",
     **{name: name for name in PLUS_VARIANTS if name.startswith("fcnt_plus_scale_from_start")},
 }

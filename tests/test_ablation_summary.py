@@ -126,9 +126,10 @@ def test_results_on_disk_adds_what_earlier_runs_left_and_puts_code_last(tmp_path
     from fcnt_jax.eval.ablation import results_on_disk
 
     for folder in ("seed0/otb/plus-gnet_fallback-latest_sample", "seed0/otb/code",
-                   "seed1/otb/fcnt_plus_gnet_refit",  # a legacy folder: today's fcnt_plus ran as that candidate
-                   "seed2/otb_analysis/fcnt_plus_no_aspect",  # legacy: fcnt_plus_gnet_fit_no_gnet_refit's runs
-                   "seed0/otb/fcnt_plus_gnet_fit_aspect_no_gnet_refit",  # a preset's name, not its folder
+                   "seed1/otb/fcnt_plus_scale_filter",  # a legacy folder: today's fcnt_plus ran as that candidate
+                   "seed1/otb/fcnt_plus_gnet_refit",  # legacy: fcnt_plus_no_scale_filter ran as that candidate
+                   "seed2/otb_analysis/fcnt_plus_no_aspect",  # legacy: fcnt_plus_gnet_fit_no_gnet_refit_no_scale_filter's
+                   "seed0/otb/fcnt_plus_gnet_fit_aspect_no_gnet_refit_no_scale_filter",  # a preset's name, not its folder
                    "seed5/elsewhere/fcnt_plus_snet_size",  # a set this summary does not cover
                    "seed1/otb/not_a_preset", "seedx/otb/paper"):  # unknown preset, unparsable seed
         (tmp_path / folder).mkdir(parents=True)
@@ -141,8 +142,8 @@ def test_results_on_disk_adds_what_earlier_runs_left_and_puts_code_last(tmp_path
     (tmp_path / "seed4" / "otb" / "fcnt_plus_centroid" / "config.json").write_text("{}")
     seeds, presets = results_on_disk(tmp_path, ["otb", "otb_analysis"], [1], ["fcnt_plus_motion_model"])
     assert seeds == [0, 1, 2]
-    assert presets == ["fcnt_plus", "fcnt_plus_no_gnet_refit", "fcnt_plus_gnet_fit_no_gnet_refit",
-                       "fcnt_plus_motion_model", "code"]
+    assert presets == ["fcnt_plus", "fcnt_plus_no_scale_filter", "fcnt_plus_no_gnet_refit_no_scale_filter",
+                       "fcnt_plus_gnet_fit_no_gnet_refit_no_scale_filter", "fcnt_plus_motion_model", "code"]
 
 
 def test_fcnt_plus_script_refuses_a_folder_of_another_configuration_before_any_work(tmp_path):
@@ -157,7 +158,7 @@ def test_fcnt_plus_script_refuses_a_folder_of_another_configuration_before_any_w
     from tests.test_batch import make_dataset
 
     data = make_dataset(tmp_path / "data", [("One", 3, (96, 128))])
-    taken = tmp_path / "out" / "seed0" / "otb" / "fcnt_plus_gnet_refit"  # fcnt_plus's folder
+    taken = tmp_path / "out" / "seed0" / "otb" / "fcnt_plus_scale_filter"  # fcnt_plus's folder
     taken.mkdir(parents=True)
     (taken / "config.json").write_text(json.dumps(get_config("code").to_dict()))
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}

@@ -69,7 +69,7 @@ def test_scale_filter_in_a_batch_of_padded_frames_equals_single_unpadded_trackin
     one padded canvas gives each sequence's single, unpadded run. (GNet's refit is off here: this
     is about the filter.)"""
     params = tiny_params(jax.random.PRNGKey(0))
-    cfg = get_config("fcnt_plus_scale_filter", TINY + ["heads.gnet_underfit_iterations=0"])
+    cfg = get_config("fcnt_plus", TINY + ["heads.gnet_underfit_iterations=0"])
     names = ["BatA", "BatB"]
     single = {n: track_sequence(params, _open(dataset, n), cfg, log=lambda m: None).boxes for n in names}
     results = track_batch(params, [_open(dataset, n) for n in names], cfg, batch_size=2, canvas_hw=(120, 160),

@@ -181,7 +181,7 @@ def test_claim_result_folder_writes_the_config_first_and_refuses_another_configu
     from fcnt_jax.config import get_config
 
     folder = tmp_path / "seed0" / "otb" / "plus-gnet_fallback-latest_sample"
-    plus = get_config("fcnt_plus_no_gnet_refit")
+    plus = get_config("fcnt_plus_no_gnet_refit_no_scale_filter")
     claim_result_folder(folder, plus)
     assert json.loads((folder / "config.json").read_text()) == plus.to_dict()
     (folder / "config.json").write_text(json.dumps({**plus.to_dict(), "preset": "another_name_for_it"}))
@@ -218,6 +218,7 @@ def test_run_benchmark_refuses_a_folder_of_another_configuration_before_tracking
     out = tmp_path / "out"
     claim_result_folder(out, get_config("fcnt_plus", TINY))
     with pytest.raises(FolderConfigMismatch,
-                       match="differs in heads.gnet_underfit_iterations, localization.gnet_fallback, updates.stored_sample"):
+                       match="differs in heads.gnet_underfit_iterations, localization.gnet_fallback, scale_filter.enabled, "
+                       "updates.stored_sample"):
         run_benchmark(tiny_params(jax.random.PRNGKey(0)), "otb", root, out, get_config("code", TINY))
     assert sorted(p.name for p in out.iterdir()) == ["config.json"]

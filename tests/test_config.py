@@ -144,11 +144,13 @@ def test_fcnt_plus_changes_only_its_fixes_and_each_ablation_reverts_one():
     code, plus = get_config("code"), get_config("fcnt_plus")
     assert code == FCNTConfig()  # the default stays the code preset
     fields = _fix_fields()
-    assert set(PLUS_FIXES) == {"gnet_fallback", "latest_sample", "gnet_refit"}
+    assert set(PLUS_FIXES) == {"gnet_fallback", "latest_sample", "gnet_refit", "scale_filter"}
     assert list(DROPPED_PLUS_FIXES) == ["scale_from_start", "gnet_fit", "aspect"]  # in the order they left
-    assert _changed(plus, code) == fields["gnet_fallback"] | fields["latest_sample"] | fields["gnet_refit"]
+    assert _changed(plus, code) == (fields["gnet_fallback"] | fields["latest_sample"] | fields["gnet_refit"]
+                                    | fields["scale_filter"])
     assert plus.preset == "fcnt_plus" and plus.localization.gnet_fallback
     assert plus.updates.stored_sample == "latest_confident" and plus.heads.gnet_underfit_iterations == 100
+    assert plus.scale_filter.enabled
     # Dropped: the code's values.
     assert plus.heads.gnet_first_frame_iterations is None and plus.localization.aspect_sigma == 0.0
     assert not plus.localization.scale_sampling_from_start
@@ -168,11 +170,11 @@ def test_fcnt_plus_changes_only_its_fixes_and_each_ablation_reverts_one():
         assert key not in seen, (name, seen.get(key))
         seen[key] = name
     # Each earlier preset is one change from the next: the chain of stages as the fixes came and went.
-    chain = ["fcnt_plus_scale_from_start", "fcnt_plus_gnet_fit_aspect_no_latest_sample_no_gnet_refit",
-             "fcnt_plus_gnet_fit_aspect_no_gnet_refit", "fcnt_plus_aspect_no_gnet_refit", "fcnt_plus_no_gnet_refit",
-             "fcnt_plus"]
+    chain = ["fcnt_plus_scale_from_start", "fcnt_plus_gnet_fit_aspect_no_latest_sample_no_gnet_refit_no_scale_filter",
+             "fcnt_plus_gnet_fit_aspect_no_gnet_refit_no_scale_filter", "fcnt_plus_aspect_no_gnet_refit_no_scale_filter",
+             "fcnt_plus_no_gnet_refit_no_scale_filter", "fcnt_plus_no_scale_filter", "fcnt_plus"]
     steps = [fields["scale_from_start"], fields["latest_sample"], fields["gnet_fit"], fields["aspect"],
-             fields["gnet_refit"]]
+             fields["gnet_refit"], fields["scale_filter"]]
     for (a, b), step in zip(zip(chain, chain[1:]), steps):
         assert _changed(get_config(a), get_config(b)) == step, (a, b)
     with pytest.raises(ValueError, match="aspect_sigma=-1"):
@@ -198,12 +200,16 @@ def test_fcnt_plus_variant_names_follow_the_rule_and_retired_names_say_where_the
         assert old not in PRESETS and new in PRESETS, (old, new)
         with pytest.raises(ValueError, match=f"preset '{old}' was renamed: it is now '{new}'"):
             get_config(old)
-    with pytest.raises(ValueError, match=r"it is now 'fcnt_plus_aspect_no_gnet_refit' \(gnet_fit was dropped"):
+    with pytest.raises(ValueError, match=r"it is now 'fcnt_plus_aspect_no_gnet_refit_no_scale_filter' \(gnet_fit was"):
         get_config("FCNT_PLUS_NO_GNET_FIT")
-    with pytest.raises(ValueError, match=r"it is now 'fcnt_plus' \(the candidate joined fcnt_plus\)"):
+    with pytest.raises(ValueError, match=r"it is now 'fcnt_plus_no_scale_filter' \(the candidate joined fcnt_plus,"):
         get_config("fcnt_plus_gnet_refit")
-    with pytest.raises(ValueError, match=r"it is now 'fcnt_plus_gnet_fit_no_gnet_refit' \(gnet_refit joined"):
+    with pytest.raises(ValueError, match=r"it is now 'fcnt_plus' \(the candidate joined fcnt_plus\)"):
+        get_config("fcnt_plus_scale_filter")
+    with pytest.raises(ValueError, match=r"it is now 'fcnt_plus_gnet_fit_no_gnet_refit_no_scale_filter' \(gnet_refit"):
         get_config("fcnt_plus_gnet_fit")
+    with pytest.raises(ValueError, match=r"it is now 'fcnt_plus_aspect_no_gnet_refit_no_scale_filter' \(scale_filter"):
+        get_config("fcnt_plus_aspect_no_gnet_refit")
 
 
 def test_every_result_folder_holds_the_configuration_of_the_preset_it_is_read_as():
@@ -216,9 +222,10 @@ def test_every_result_folder_holds_the_configuration_of_the_preset_it_is_read_as
 
     by_folder = presets_by_result_folder()
     assert len(by_folder) == len(PRESETS)  # no two presets share a folder
-    assert result_folder("fcnt_plus") == "fcnt_plus_gnet_refit"  # it ran as that candidate
-    assert result_folder("fcnt_plus_no_gnet_refit") == "plus-gnet_fallback-latest_sample"
-    assert result_folder("FCNT_PLUS_GNET_FIT_ASPECT_NO_GNET_REFIT") == "fcnt_plus"  # legacy, case-insensitive
+    assert result_folder("fcnt_plus") == "fcnt_plus_scale_filter"  # it ran as that candidate
+    assert result_folder("fcnt_plus_no_scale_filter") == "fcnt_plus_gnet_refit"  # and the preset before it
+    assert result_folder("fcnt_plus_no_gnet_refit_no_scale_filter") == "plus-gnet_fallback-latest_sample"
+    assert result_folder("FCNT_PLUS_GNET_FIT_ASPECT_NO_GNET_REFIT_NO_SCALE_FILTER") == "fcnt_plus"  # legacy
     assert result_folder("code") == "code" and result_folder("fcnt_plus_snet_size") == "fcnt_plus_snet_size"
     assert set(LEGACY_RESULT_FOLDERS) <= set(PLUS_VARIANTS)
     folders = [f for f in (REPO_ROOT / "experiments" / "results" / "fcnt_plus").glob("seed*/*/*") if f.is_dir()]
@@ -247,7 +254,7 @@ def test_rejected_candidates_are_one_change_on_fcnt_plus_as_first_built():
 
 
 def test_centroid_candidate_is_one_change_on_fcnt_plus_before_gnet_refit():
-    candidate, plus = get_config("fcnt_plus_centroid"), get_config("fcnt_plus_no_gnet_refit")
+    candidate, plus = get_config("fcnt_plus_centroid"), get_config("fcnt_plus_no_gnet_refit_no_scale_filter")
     assert _changed(candidate, plus) == {"localization.centre_to_map_centroid"}
     assert candidate.preset == "fcnt_plus_centroid" and not get_config("code").localization.centre_to_map_centroid
     from fcnt_jax.config import ConfigError, LocalizationConfig
@@ -256,7 +263,7 @@ def test_centroid_candidate_is_one_change_on_fcnt_plus_before_gnet_refit():
 
 
 def test_size_vote_candidate_is_one_change_on_fcnt_plus_before_gnet_refit():
-    candidate, plus = get_config("fcnt_plus_size_vote"), get_config("fcnt_plus_no_gnet_refit")
+    candidate, plus = get_config("fcnt_plus_size_vote"), get_config("fcnt_plus_no_gnet_refit_no_scale_filter")
     assert _changed(candidate, plus) == {"localization.size_vote"}
     assert candidate.preset == "fcnt_plus_size_vote" and not get_config("code").localization.size_vote
     from fcnt_jax.config import ConfigError, LocalizationConfig
@@ -264,13 +271,14 @@ def test_size_vote_candidate_is_one_change_on_fcnt_plus_before_gnet_refit():
         LocalizationConfig(size_vote=1)
 
 
-def test_scale_filter_candidate_is_one_change_on_fcnt_plus():
-    candidate, plus = get_config("fcnt_plus_scale_filter"), get_config("fcnt_plus")
-    assert _changed(candidate, plus) == {"scale_filter.enabled"}  # _changed reads every section
+def test_scale_filter_is_one_change_on_fcnt_plus_before_it_joined():
+    plus, before = get_config("fcnt_plus"), get_config("fcnt_plus_no_scale_filter")
+    assert _changed(plus, before) == {"scale_filter.enabled"}  # _changed reads every section
+    assert not get_config("code").scale_filter.enabled and not get_config("paper").scale_filter.enabled
 
 
 def test_gnet_refit_is_one_change_on_fcnt_plus_before_it_joined():
-    plus, before = get_config("fcnt_plus"), get_config("fcnt_plus_no_gnet_refit")
+    plus, before = get_config("fcnt_plus_no_scale_filter"), get_config("fcnt_plus_no_gnet_refit_no_scale_filter")
     assert _changed(plus, before) == {"heads.gnet_underfit_iterations"}
     assert plus.heads.gnet_underfit_iterations == 100 and get_config("code").heads.gnet_underfit_iterations == 0
     from fcnt_jax.config import ConfigError, HeadConfig

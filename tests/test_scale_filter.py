@@ -36,8 +36,8 @@ def test_constants_are_dsst_ones():
 def test_config_checks_the_patch_against_the_cell():
     with pytest.raises(ConfigError, match="scale_filter.patch_size"):
         ScaleFilterConfig(patch_size=26, cell_size=4)
-    assert get_config("fcnt_plus_scale_filter").scale_filter.enabled
-    assert not get_config("fcnt_plus").scale_filter.enabled and not get_config("code").scale_filter.enabled
+    assert get_config("fcnt_plus").scale_filter.enabled
+    assert not get_config("fcnt_plus_no_scale_filter").scale_filter.enabled and not get_config("code").scale_filter.enabled
 
 
 def test_samples_outside_the_image_replicate_its_border():

@@ -184,7 +184,7 @@ def test_roi_follows_the_diagonal_only_when_the_aspect_can_change():
         width_rule = tracker._roi_for_state(target, jnp.float32(3.0), get_config(preset))
         np.testing.assert_allclose(width_rule, [100 - 48, 80 - 48, 96], rtol=1e-6)  # roi_factor x width
     half = np.sqrt(32.0**2 + 64.0**2)  # roi_scale 2 x the diagonal, whatever roi_factor says
-    for preset in ("fcnt_plus_aspect_no_gnet_refit", "fcnt_plus_size_vote"):
+    for preset in ("fcnt_plus_aspect_no_gnet_refit_no_scale_filter", "fcnt_plus_size_vote"):
         plus = tracker._roi_for_state(target, jnp.float32(3.0), get_config(preset))
         np.testing.assert_allclose(plus, [100 - half, 80 - half, 2 * half], rtol=1e-6)
 
@@ -204,14 +204,14 @@ def test_size_from_map_takes_the_planted_size_only_on_confident_frames():
         np.testing.assert_array_equal(tracker.size_from_map(target, m, roi, jnp.float32(conf), cfg), target)
 
 
-@pytest.mark.parametrize("preset", ["code", "fcnt_plus_aspect_no_gnet_refit"])
+@pytest.mark.parametrize("preset", ["code", "fcnt_plus_aspect_no_gnet_refit_no_scale_filter"])
 def test_only_the_aspect_fix_samples_the_aspect_and_both_track_the_synthetic_sequence(preset):
-    """fcnt_plus_aspect_no_gnet_refit's aspect moves from the initial h / w (its std here raised to
+    """fcnt_plus_aspect_no_gnet_refit_no_scale_filter's aspect moves from the initial h / w (its std here raised to
     0.05 of r0 so that 40 frames show it); the code preset keeps it; both follow the synthetic target until the look-alike
     crosses it (frame ~20). After the crossing the tiny random backbone cannot tell the two apart,
     so which one a preset follows is a coin flip of its particles (measured: sampling the scale
     alone flips it), not a property to test."""
-    aspect = preset == "fcnt_plus_aspect_no_gnet_refit"
+    aspect = preset == "fcnt_plus_aspect_no_gnet_refit_no_scale_filter"
     cfg = get_config(preset, TINY + (["localization.aspect_sigma=0.05"] if aspect else []))
     frames, gt = synthetic_sequence(40)
     params = tiny_params(jax.random.PRNGKey(0))
@@ -295,7 +295,7 @@ def test_stored_sample_is_the_most_confident_or_the_latest_confident_frame(rule)
 
 
 def test_centroid_fix_moves_the_chosen_box_to_its_maps_centroid_and_nothing_else():
-    """fcnt_plus_centroid against fcnt_plus_no_gnet_refit (its base) from the same state and key on a synthetic frame: the
+    """fcnt_plus_centroid against fcnt_plus_no_gnet_refit_no_scale_filter (its base) from the same state and key on a synthetic frame: the
     maps, the decision and the box's size are the same; the box's centre is the centroid of the
     deciding net's map over fcnt_plus's box (localize.centre_on_map_centroid, tested by hand in
     tests/test_localize.py), and the two centres differ, so the step really applied it."""
@@ -304,13 +304,13 @@ def test_centroid_fix_moves_the_chosen_box_to_its_maps_centroid_and_nothing_else
     frames, gt = synthetic_sequence(3)
     params = tiny_params(jax.random.PRNGKey(0))
     outs = {}
-    for preset in ("fcnt_plus_no_gnet_refit", "fcnt_plus_centroid"):
+    for preset in ("fcnt_plus_no_gnet_refit_no_scale_filter", "fcnt_plus_centroid"):
         cfg = get_config(preset, TINY)
         state = tracker.init(params, frames[0], jnp.asarray(gt[0], jnp.float32), jax.random.PRNGKey(0), cfg=cfg)
         for frame in frames[:2]:
             state, out = tracker.step(params, state, frame, cfg=cfg, return_maps=True)
             outs.setdefault(preset, []).append(out)
-    plain, fixed = outs["fcnt_plus_no_gnet_refit"][0], outs["fcnt_plus_centroid"][0]  # the first step: same state before it
+    plain, fixed = outs["fcnt_plus_no_gnet_refit_no_scale_filter"][0], outs["fcnt_plus_centroid"][0]  # the first step: same state before it
     np.testing.assert_array_equal(np.asarray(plain.g_map), np.asarray(fixed.g_map))
     np.testing.assert_array_equal(np.asarray(plain.s_map), np.asarray(fixed.s_map))
     assert int(plain.decided_by) == int(fixed.decided_by) != localize.HELD
@@ -322,16 +322,16 @@ def test_centroid_fix_moves_the_chosen_box_to_its_maps_centroid_and_nothing_else
 
 
 def _first_step_beside_fcnt_plus(candidate: str):
-    """fcnt_plus's and ``candidate``'s first step from the same state and key on a synthetic frame,
-    with a cloud 6x as wide (30 px) so that on this frame the rankings pick different particles (at
-    1x all pick the same one). Returns fcnt_plus's output, the candidate's, the candidate's cloud
+    """fcnt_plus_no_scale_filter's (the candidates' base) and ``candidate``'s first step from the same
+    state and key on a synthetic frame, with a cloud 6x as wide (30 px) so that on this frame the
+    rankings pick different particles (at 1x all pick the same one). Returns the base's output, the candidate's, the candidate's cloud
     (regenerated from the step's key), its config, and the deciding net's map and gamma."""
     from fcnt_jax import localize
 
     frames, gt = synthetic_sequence(2)
     params = tiny_params(jax.random.PRNGKey(0))
     outs = {}
-    for preset in ("fcnt_plus", candidate):
+    for preset in ("fcnt_plus_no_scale_filter", candidate):
         cfg = get_config(preset, TINY)
         state = tracker.init(params, frames[0], jnp.asarray(gt[0], jnp.float32), jax.random.PRNGKey(0), cfg=cfg)
         state = state.replace(sigma=state.sigma * 6.0)
@@ -339,7 +339,7 @@ def _first_step_beside_fcnt_plus(candidate: str):
                                               state.sigma, cfg.localization.num_particles)
         state, out = tracker.step(params, state, frames[0], cfg=cfg, return_maps=True)
         outs[preset] = (out, particles, cfg)
-    plain = outs["fcnt_plus"][0]
+    plain = outs["fcnt_plus_no_scale_filter"][0]
     out, particles, cfg = outs[candidate]
     np.testing.assert_array_equal(np.asarray(plain.g_map), np.asarray(out.g_map))
     np.testing.assert_array_equal(np.asarray(plain.s_map), np.asarray(out.s_map))
@@ -351,7 +351,7 @@ def _first_step_beside_fcnt_plus(candidate: str):
 
 
 def test_matched_ranking_picks_the_best_m_weighted_particle_and_reports_its_plain_mean():
-    """fcnt_plus_matched against fcnt_plus (its base) from the same state and key: the maps are
+    """fcnt_plus_matched against fcnt_plus_no_scale_filter (its base) from the same state and key: the maps are
     the same; the box is the particle of the same cloud with the best M-weighted rank on the
     deciding net's map (localize.particle_matched_confidence, tested against a brute-force render
     in tests/test_localize.py); the confidence reported is that box's plain mean; and the box
@@ -372,7 +372,7 @@ def test_matched_ranking_picks_the_best_m_weighted_particle_and_reports_its_plai
 
 
 def test_matched_centre_moves_each_nets_box_to_localize_matched_centre_of_the_same_cloud():
-    """fcnt_plus_matched_centre against fcnt_plus from the same state and key: the maps are the
+    """fcnt_plus_matched_centre against fcnt_plus_no_scale_filter (its base) from the same state and key: the maps are the
     same; the box and its confidence are localize.matched_centre of the step's own cloud and the
     code's ranking on the deciding net's map (tested by hand in tests/test_localize.py); the size
     is that of the particle fcnt_plus's ranking picks on that map; and the box differs from
@@ -393,7 +393,7 @@ def test_matched_centre_moves_each_nets_box_to_localize_matched_centre_of_the_sa
 
 
 def test_size_vote_moves_only_the_chosen_boxs_size_by_localize_voted_size():
-    """fcnt_plus_size_vote against fcnt_plus_no_gnet_refit (its base) from the same state and key on a synthetic frame: the
+    """fcnt_plus_size_vote against fcnt_plus_no_gnet_refit_no_scale_filter (its base) from the same state and key on a synthetic frame: the
     maps, the decision and the centre are the same (the first ROI too: roi_factor x w0 is roi_scale
     x the first diagonal); the box is localize.voted_size of fcnt_plus's box (tested by hand in
     tests/test_localize.py), and its size differs, so the step really applied it."""
@@ -402,11 +402,11 @@ def test_size_vote_moves_only_the_chosen_boxs_size_by_localize_voted_size():
     frames, gt = synthetic_sequence(2)
     params = tiny_params(jax.random.PRNGKey(0))
     outs = {}
-    for preset in ("fcnt_plus_no_gnet_refit", "fcnt_plus_size_vote"):
+    for preset in ("fcnt_plus_no_gnet_refit_no_scale_filter", "fcnt_plus_size_vote"):
         cfg = get_config(preset, TINY)
         state = tracker.init(params, frames[0], jnp.asarray(gt[0], jnp.float32), jax.random.PRNGKey(0), cfg=cfg)
         state, outs[preset] = tracker.step(params, state, frames[0], cfg=cfg, return_maps=True)
-    plain, voted = outs["fcnt_plus_no_gnet_refit"], outs["fcnt_plus_size_vote"]
+    plain, voted = outs["fcnt_plus_no_gnet_refit_no_scale_filter"], outs["fcnt_plus_size_vote"]
     np.testing.assert_array_equal(np.asarray(plain.roi), np.asarray(voted.roi))
     np.testing.assert_array_equal(np.asarray(plain.g_map), np.asarray(voted.g_map))
     np.testing.assert_array_equal(np.asarray(plain.s_map), np.asarray(voted.s_map))
@@ -488,8 +488,8 @@ def _zoomed(frame: np.ndarray, centre: np.ndarray, zoom: float) -> np.ndarray:
 
 
 def test_scale_filter_sizes_the_box_at_the_particles_centre_and_holds_on_held_frames():
-    """fcnt_plus_scale_filter against fcnt_plus from the same init on a frame zoomed 1.1x about the
-    target: the maps and the centre are fcnt_plus's; the size is scale_filter.estimate_size at that
+    """fcnt_plus against fcnt_plus_no_scale_filter (the preset before the filter joined) from the
+    same init on a frame zoomed 1.1x about the target: the maps and the centre are the latter's; the size is scale_filter.estimate_size at that
     centre from the previous size (tested on a planted zoom in tests/test_scale_filter.py), it
     grew, and the model is updated at the new box; the particles never sample scale. Where the box
     is held (no particle clears the move threshold), box and model are kept. code carries no model."""
@@ -500,14 +500,14 @@ def test_scale_filter_sizes_the_box_at_the_particles_centre_and_holds_on_held_fr
     box = jnp.asarray(gt[0], jnp.float32)
     frame = jnp.asarray(_zoomed(frames[0], gt[0][:2] + gt[0][2:] / 2, 1.1))
     outs = {}
-    for preset in ("fcnt_plus", "fcnt_plus_scale_filter"):
+    for preset in ("fcnt_plus_no_scale_filter", "fcnt_plus"):
         cfg = get_config(preset, TINY)
         state = tracker.init(params, frames[0], box, jax.random.PRNGKey(0), cfg=cfg)
         kept = jax.tree.map(jnp.copy, state)  # step donates its state
         outs[preset] = (kept,) + tracker.step(params, state, frame, cfg=cfg, return_maps=True)
-    assert outs["fcnt_plus"][0].scale_model is None
-    first, state, out = outs["fcnt_plus_scale_filter"]
-    plain = outs["fcnt_plus"][2]
+    assert outs["fcnt_plus_no_scale_filter"][0].scale_model is None
+    first, state, out = outs["fcnt_plus"]
+    plain = outs["fcnt_plus_no_scale_filter"][2]
     sfc, hw = cfg.scale_filter, first.image_hw
     want_model = scale_filter.init_model(frames[0], box, hw, sfc)
     np.testing.assert_allclose(np.asarray(first.scale_model.numerator), np.asarray(want_model.numerator), rtol=1e-4,
@@ -523,7 +523,7 @@ def test_scale_filter_sizes_the_box_at_the_particles_centre_and_holds_on_held_fr
     np.testing.assert_allclose(np.asarray(state.scale_model.denominator), np.asarray(model.denominator), rtol=1e-4)
     assert float(state.sigma[2]) == 0.0 and not bool(state.scale_sampling)
 
-    held_cfg = get_config("fcnt_plus_scale_filter", TINY + ["localization.move_threshold=1e9"])
+    held_cfg = get_config("fcnt_plus", TINY + ["localization.move_threshold=1e9"])
     held_first = tracker.init(params, frames[0], box, jax.random.PRNGKey(0), cfg=held_cfg)
     held, held_out = tracker.step(params, jax.tree.map(jnp.copy, held_first), frame, cfg=held_cfg)
     assert int(held_out.decided_by) == localize.HELD

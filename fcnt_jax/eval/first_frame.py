@@ -24,7 +24,7 @@ _pd_after_init_jit = jax.jit(_pd_after_init, static_argnames=("cfg",))
 
 def first_frame_pd(vgg_params, seq, cfg, seeds) -> dict[int, dict]:
     """Per seed: P_d of GNet's map of the first frame at the given box, after ``cfg``'s init, and
-    whether the test fires. With fcnt_plus_no_gnet_refit (experiments.first_frame_fit's default)
+    whether the test fires. With fcnt_plus_no_gnet_refit_no_scale_filter (experiments.first_frame_fit's default)
     that is the 50-iteration GNet the refit's trigger tests; with fcnt_plus, the GNet after any
     refit."""
     with seq.frames(stop=1) as frames:
