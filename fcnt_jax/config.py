@@ -564,7 +564,10 @@ class ScaleFilterConfig:
     independently of the maps.] With it on, the particles sample no scale (the frame-20 rule is
     ignored): they place the centre, and the filter sizes the box at that centre on every frame
     where the box moves (held frames neither estimate nor update: the target was not located).
-    Values: Danelljan et al., BMVC 2014, as its released run_DSST.m / dsst.m set them, unless marked."""
+    Values: Danelljan et al., BMVC 2014, as its released run_DSST.m / dsst.m set them, unless marked.
+    Measured (3 seeds, 16 dev sequences): AUC 0.714 against 0.686 without it; OTB 8 0.923 / 0.668
+    against 0.912 / 0.625; David, Freeman1 and Surfer +0.13-0.15, Tiger1 and Diving -0.04.
+    WORKSPACE "A DSST scale filter sizes the box"."""
 
     enabled: bool = False
     # S, the number of scales, and a, the step between them. [DSST run_DSST.m: 33, 1.02]

@@ -1,16 +1,17 @@
 """A DSST scale filter: the box's size estimated by a 1-D correlation filter over scales.
 
-Not in FCNT. The candidate ``fcnt_plus_scale_filter`` (``ScaleFilterConfig.enabled``) lets FCNT's
-particles place the centre and this filter size the box. Issue 19's measurements showed FCNT's own
-heads carry no usable size signal: their maps' spread follows the crop (``experiments.scale_response``:
-GNet's implied size tracks the box with slope ~0.5) and their raw peak grows with the crop, so the
-right size gives the highest peak on 2 (GNet) / 6 (SNet) of 76 frames. The filter is an independent
-signal: the target's own appearance, compared across scales.
+Not in FCNT. In ``fcnt_plus`` (``ScaleFilterConfig.enabled``; it joined as the candidate
+``fcnt_plus_scale_filter``) FCNT's particles place the centre and this filter sizes the box. Issue
+19's measurements showed FCNT's own heads carry no usable size signal: their maps' spread follows
+the crop (``experiments.scale_response``: GNet's implied size tracks the box with slope ~0.5) and
+their raw peak grows with the crop, so the right size gives the highest peak on 2 (GNet) / 6 (SNet)
+of 76 frames. The filter is an independent signal: the target's own appearance, compared across
+scales.
 
 The method is Danelljan et al., "Accurate Scale Estimation for Robust Visual Tracking" (BMVC 2014),
 as its released code (``dsst.m``, ``run_DSST.m``) runs it:
 
-- ``S`` samples of the box at sizes ``a^n`` (n = ceil(S/2) - 1..S), each resized to one model size,
+- ``S`` samples of the box at sizes ``a^(ceil(S/2) - n)``, n = 1..S, each resized to one model size,
   described by 31 fHOG features (Felzenszwalb et al., PAMI 2010) in 4-px cells, weighted by a Hann
   window over the scales;
 - a filter ``H = conj(G) X / (sum |X|^2 + lambda)`` per feature, in the Fourier domain over scales,
