@@ -183,7 +183,8 @@ def scale_response(model: ScaleModel, frame: jax.Array, centre: jax.Array, size:
                    cfg: ScaleFilterConfig) -> jax.Array:
     """``(S,)``: the filter's response to each scale of the box of ``size`` about ``centre``."""
     spectrum = jnp.fft.fft(scale_features(frame, centre, size, image_hw, cfg), axis=0)
-    return jnp.real(jnp.fft.ifft(jnp.sum(model.numerator * spectrum, axis=1) / (model.denominator + cfg.regularization)))
+    correlation = jnp.sum(model.numerator * spectrum, axis=1) / (model.denominator + cfg.regularization)
+    return jnp.real(jnp.fft.ifft(correlation))
 
 
 def estimate_size(model: ScaleModel, frame: jax.Array, centre: jax.Array, size: jax.Array, image_hw: jax.Array,

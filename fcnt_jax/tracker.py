@@ -7,8 +7,9 @@
 50 GNet/SNet iterations). ``step`` tracks one frame (the official loop tracks the first frame
 again, spec §0): crop around the previous box, features, the two heat maps, particles, the
 distracter test and move/freeze rules (spec §5), the stored sample and the SNet updates with
-``lax.cond`` (spec §6), and the frame-20 scale rule (§5.6). Both are jitted with the config
-static, so a sequence compiles once per frame shape. Boxes are 0-based ``[x0, y0, w, h]``.
+``lax.cond`` (spec §6), and the frame-20 scale rule (§5.6); where ``scale_filter.enabled`` (not in
+FCNT) a DSST filter sizes the box instead (``fcnt_jax/scale_filter.py``). Both are jitted with the
+config static, so a sequence compiles once per frame shape. Boxes are 0-based ``[x0, y0, w, h]``.
 """
 
 from __future__ import annotations
@@ -296,7 +297,10 @@ def sized_by_filter(state: TrackerState, target: jax.Array, moved: jax.Array, fr
     size = scale_filter.estimate_size(state.scale_model, frame, centre, previous, state.image_hw, cfg.scale_filter)
     model = scale_filter.update_model(state.scale_model, frame, centre, size, state.image_hw, cfg.scale_filter)
     sized = geometry.box_to_state(jnp.concatenate([centre - size / 2, size]), tsize)
-    keep = lambda new, old: jnp.where(moved, new, old)  # noqa: E731
+
+    def keep(new, old):
+        return jnp.where(moved, new, old)
+
     return keep(sized, state.target), jax.tree.map(keep, model, state.scale_model)
 
 

@@ -11,7 +11,7 @@ from fcnt_jax import geometry, tracker
 from fcnt_jax.config import get_config
 from fcnt_jax.eval.metrics import sequence_scores
 
-from tests.synthetic import synthetic_sequence
+from tests.synthetic import synthetic_sequence, zoomed
 from tests.test_backbone import tiny_params
 
 # Small shapes for a tiny random backbone (16/20 channels at conv4_3/conv5_3). The learning rates
@@ -479,14 +479,6 @@ def test_first_frame_distracter_is_the_trackers_test_on_gnets_first_map():
     assert bool(fired) == (want >= 0.2)
 
 
-def _zoomed(frame: np.ndarray, centre: np.ndarray, zoom: float) -> np.ndarray:
-    from PIL import Image
-
-    a, (cx, cy) = 1.0 / zoom, centre
-    return np.asarray(Image.fromarray(frame).transform(frame.shape[1::-1], Image.AFFINE,
-                                                       (a, 0, cx - a * cx, 0, a, cy - a * cy), Image.BICUBIC))
-
-
 def test_scale_filter_sizes_the_box_at_the_particles_centre_and_holds_on_held_frames():
     """fcnt_plus against fcnt_plus_no_scale_filter (the preset before the filter joined) from the
     same init on a frame zoomed 1.1x about the target: the maps and the centre are the latter's; the size is scale_filter.estimate_size at that
@@ -498,7 +490,7 @@ def test_scale_filter_sizes_the_box_at_the_particles_centre_and_holds_on_held_fr
     frames, gt = synthetic_sequence(1)
     params = tiny_params(jax.random.PRNGKey(0))
     box = jnp.asarray(gt[0], jnp.float32)
-    frame = jnp.asarray(_zoomed(frames[0], gt[0][:2] + gt[0][2:] / 2, 1.1))
+    frame = jnp.asarray(zoomed(frames[0], gt[0][:2] + gt[0][2:] / 2, 1.1))
     outs = {}
     for preset in ("fcnt_plus_no_scale_filter", "fcnt_plus"):
         cfg = get_config(preset, TINY)
