@@ -32,6 +32,11 @@ def test_constants_are_dsst_ones():
     np.testing.assert_allclose(label[17], np.exp(-0.5 / sigma ** 2), atol=1e-6)
 
 
+def test_dft_matrix_is_numpys_fft():
+    x = np.random.default_rng(3).normal(size=(33, 5))
+    np.testing.assert_allclose(sf.dft_matrix(33) @ x, np.fft.fft(x, axis=0), atol=1e-4)
+
+
 def test_config_checks_the_patch_against_the_cell():
     with pytest.raises(ConfigError, match="scale_filter.patch_size"):
         ScaleFilterConfig(patch_size=26, cell_size=4)
