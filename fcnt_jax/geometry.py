@@ -81,8 +81,13 @@ def crop_roi(image: jax.Array, roi: jax.Array, out_size: int = 368, antialias: b
     if image_hw is not None:
         wy = wy * (jnp.arange(height) < image_hw[0])[None, :]
         wx = wx * (jnp.arange(width) < image_hw[1])[None, :]
-    image = image.astype(jnp.float32)
-    rows = jnp.einsum("yh,hwc->ywc", wy, image, precision=jax.lax.Precision.HIGHEST)
+    return resample_image(image, wy, wx)
+
+
+def resample_image(image: jax.Array, wy: jax.Array, wx: jax.Array) -> jax.Array:
+    """``(H, W, C)`` resampled by row weights ``wy`` ``(h, H)`` and column weights ``wx`` ``(w, W)``
+    (from :func:`resample_matrix`) to ``(h, w, C)`` float32."""
+    rows = jnp.einsum("yh,hwc->ywc", wy, image.astype(jnp.float32), precision=jax.lax.Precision.HIGHEST)
     return jnp.einsum("xw,ywc->yxc", wx, rows, precision=jax.lax.Precision.HIGHEST)
 
 

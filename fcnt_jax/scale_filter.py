@@ -106,13 +106,11 @@ def sample_patches(frame: jax.Array, centre: jax.Array, sizes: jax.Array, image_
     """``(n, patch, patch, C)`` float32: boxes of ``sizes`` ``(n, 2)`` (w, h) about ``centre``,
     each resampled to a ``patch_size`` square (antialiased bicubic, border replicated)."""
     height, width = frame.shape[0], frame.shape[1]
-    image = frame.astype(jnp.float32)
 
     def one(size):
         wy = _replicate_matrix(centre[1] - size[1] / 2, size[1], height, image_hw[0], patch_size)
         wx = _replicate_matrix(centre[0] - size[0] / 2, size[0], width, image_hw[1], patch_size)
-        rows = jnp.einsum("yh,hwc->ywc", wy, image, precision=jax.lax.Precision.HIGHEST)
-        return jnp.einsum("xw,ywc->yxc", wx, rows, precision=jax.lax.Precision.HIGHEST)
+        return geometry.resample_image(frame, wy, wx)
 
     return jax.vmap(one)(sizes)
 
