@@ -51,7 +51,9 @@ class TrackResult:
 
 # What each frame's StepOutput says about the decision (issue 19), kept per frame in <Seq>.json.
 DIAGNOSTICS = ("decided_by", "confidence", "g_confidence", "s_confidence", "g_pd", "s_pd", "g_peak", "s_peak",
-               "adapted", "discriminated", "g_distracter")
+               "adapted", "discriminated", "g_distracter", "g_box", "s_box")
+# Of those, the per-net boxes: (4,) a frame, 0-based [x0, y0, w, h]; the rest are scalars.
+BOX_DIAGNOSTICS = ("g_box", "s_box")
 
 
 def diagnostic_fields(out) -> dict:
@@ -60,8 +62,9 @@ def diagnostic_fields(out) -> dict:
 
 
 def stack_diagnostics(host: list[dict]) -> dict[str, np.ndarray]:
-    """Host copies of per-frame diagnostics -> one array per field."""
-    return {k: np.array([np.asarray(h[k]).item() for h in host]) for k in DIAGNOSTICS}
+    """Host copies of per-frame diagnostics -> one array per field: (N,), or (N, 4) for a box."""
+    return {k: np.stack([np.asarray(h[k], np.float64 if k in BOX_DIAGNOSTICS else None) for h in host])
+            for k in DIAGNOSTICS}
 
 
 def summary_of(diagnostics: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
@@ -277,9 +280,9 @@ def write_results(result: TrackResult, output_dir: Path, extra: dict[str, Any] |
 
 
 def per_frame_record(result: TrackResult) -> dict[str, list]:
-    """JSON lists, one entry per frame: the box (OTB 1-based) and the DIAGNOSTICS (floats to 4
-    digits; NaN as null, since JSON has none; values capped at +-1e6, so an infinite P_d, a
-    target box with no map mass inside, reads 1e6)."""
+    """JSON lists, one entry per frame: the box and each net's own box (OTB 1-based) and the
+    DIAGNOSTICS (floats to 4 digits; NaN as null, since JSON has none; values capped at +-1e6, so an
+    infinite P_d, a target box with no map mass inside, reads 1e6)."""
     def num(v):
         v = float(v)
         return None if np.isnan(v) else round(min(max(v, -1e6), 1e6), 4)
@@ -290,16 +293,21 @@ def per_frame_record(result: TrackResult) -> dict[str, list]:
            "adapted": [bool(v) for v in d["adapted"]], "discriminated": [bool(v) for v in d["discriminated"]],
            # GNet's distracter test as the tracker took it (g_pd below is rounded to 4 digits)
            "g_distracter": [bool(v) for v in d["g_distracter"]]}
+    for k in BOX_DIAGNOSTICS:
+        rec[k] = [[round(float(v), 3) for v in row] for row in box_to_otb(d[k])]
     for k in DIAGNOSTICS:
-        rec.setdefault(k, [num(v) for v in d[k]])
+        if k not in rec:
+            rec[k] = [num(v) for v in d[k]]
     return rec
 
 
 def diagnostics_plot(result: TrackResult, groundtruth: np.ndarray | None = None,
                      distracter_ratio: float | None = None):
-    """Three panels over frames: both nets' confidences and raw peaks; both P_d (capped at 3) with
-    the distracter threshold; who decided (and the overlap with the ground truth when given)."""
-    from fcnt_jax.eval.metrics import iou
+    """Panels over frames: both nets' confidences and raw peaks; both P_d (capped at 3) with the
+    distracter threshold; who decided (and the overlap with the ground truth when given); with the
+    ground truth, a fourth: the centre error of the box and of each net's own box, so a frame where
+    the deciding net was wrong and the other right can be read off."""
+    from fcnt_jax.eval.metrics import centre_error, iou
     from fcnt_jax.eval.report import line_plot, stack_images
 
     d = result.diagnostics
@@ -323,7 +331,18 @@ def diagnostics_plot(result: TrackResult, groundtruth: np.ndarray | None = None,
         who.insert(0, ("IoU with ground truth", frames[:n], iou(result.boxes[:n], groundtruth[:n])))
     panels.append(line_plot(who, "who decided (SNet 1, held 0.5; GNet 0)", "frame", "", xlim, (0.0, 1.0),
                             legend_loc="upper right", size=size))
+    if groundtruth is not None:
+        n = min(len(groundtruth), len(result.boxes))
+        cap = ERROR_PLOT_CAP_PX
+        errors = [(label, frames[:n], np.minimum(centre_error(boxes[:n], groundtruth[:n]), cap))
+                  for label, boxes in (("box", result.boxes), ("GNet's box", d["g_box"]), ("SNet's box", d["s_box"]))]
+        errors.append(("20 px", frames[:n], np.full(n, 20.0)))
+        panels.append(line_plot(errors, f"centre error, px (capped at {cap:g})", "frame", "px", xlim, (0.0, cap),
+                                legend_loc="upper left", size=size))
     return stack_images(panels)
+
+
+ERROR_PLOT_CAP_PX = 100.0  # the diagnostics plot's error axis: 5x the 20 px precision threshold
 
 
 def stderr_log(message: str) -> None:

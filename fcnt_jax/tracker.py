@@ -75,6 +75,11 @@ class StepOutput:
     s_pd: jax.Array
     g_peak: jax.Array
     s_peak: jax.Array
+    # Each net's own choice, 0-based [x0, y0, w, h] (its best particle, before the decision): where
+    # GNet and SNet pointed, so a frame where the deciding net was wrong and the other right can be
+    # seen (issue 19's Diving: SNet decides from frame 35 on).
+    g_box: jax.Array
+    s_box: jax.Array
     g_map: jax.Array | None = None  # (roi_size, roi_size) thresholded, when return_maps
     s_map: jax.Array | None = None
 
@@ -352,7 +357,7 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
         g_rank, s_rank = g_rank * prior, s_rank * prior
     g_best, s_best = jnp.argmax(g_rank), jnp.argmax(s_rank)
     g_particle, g_conf, g_box = particles[g_best], g_conf_all[g_best], boxes[g_best]
-    s_particle, s_conf = particles[s_best], s_conf_all[s_best]
+    s_particle, s_conf, s_box = particles[s_best], s_conf_all[s_best], boxes[s_best]
     if loc.matched_centre:  # trace-time: the code preset's program has no such step
         sigma_factor = cfg.roi.map_sigma_factor
         g_particle, g_conf = localize.matched_centre(particles, g_rank, g_map, roi, size, loc.template_size,
@@ -360,6 +365,7 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
         s_particle, s_conf = localize.matched_centre(particles, s_rank, s_map, roi, size, loc.template_size,
                                                      sigma_factor)
         g_box = localize.particle_boxes(g_particle[None], loc.template_size)[0]
+        s_box = localize.particle_boxes(s_particle[None], loc.template_size)[0]
     g_distracter, g_pd = localize.distracter_test(g_map, g_box, roi, image_hw, size,
                                                   loc.gnet_distracter_value, loc.distracter_ratio)
     s_distracter, s_pd = localize.distracter_test(s_map, g_box, roi, image_hw, size,
@@ -446,7 +452,7 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
                      s_distracter=s_distracter, adapted=adapt, discriminated=discriminate, roi=roi,
                      maps_usable=maps_usable,
                      g_confidence=g_conf, s_confidence=s_conf, g_pd=g_pd, s_pd=s_pd,
-                     g_peak=_peak(g_raw), s_peak=_peak(s_raw),
+                     g_peak=_peak(g_raw), s_peak=_peak(s_raw), g_box=g_box, s_box=s_box,
                      g_map=g_map if return_maps else None, s_map=s_map if return_maps else None)
     return state, out
 

@@ -73,6 +73,8 @@ def test_per_frame_diagnostics_are_written_and_plotted(tmp_path):
     n = 5
     boxes = np.array([[10.0 + t, 20.0, 30.0, 40.0] for t in range(n)])
     diag = {k: np.linspace(0.1, 0.5, n) for k in DIAGNOSTICS}
+    diag["g_box"] = boxes + np.array([2.0, 0.0, 0.0, 0.0])
+    diag["s_box"] = boxes + np.array([0.0, 60.0, 0.0, 0.0])  # 60 px off, within the error panel
     diag["decided_by"] = np.array([0, 0, 1, 2, 0])
     diag["adapted"] = np.array([False, False, False, True, False])
     diag["discriminated"] = np.array([False, True, False, False, False])
@@ -88,6 +90,10 @@ def test_per_frame_diagnostics_are_written_and_plotted(tmp_path):
     assert per_frame["discriminated"] == [False, True, False, False, False]
     assert per_frame["g_distracter"] == [False, True, True, True, False]
     assert per_frame["s_peak"] == [round(v, 4) for v in np.linspace(0.1, 0.5, n)]
+    assert per_frame["g_box"][1] == [14.0, 21.0, 30.0, 40.0]  # each net's own box, OTB 1-based too
+    assert per_frame["s_box"][0] == [11.0, 81.0, 30.0, 40.0]
     image = Image.open(tmp_path / "Seq_diagnostics.png")
-    assert image.size == (900, 900)
+    assert image.size == (900, 1200)  # with the ground truth, a fourth panel: each box's centre error
+    write_results(result, tmp_path / "no_truth")
+    assert Image.open(tmp_path / "no_truth" / "Seq_diagnostics.png").size == (900, 900)  # no error panel
     assert len(np.unique(np.asarray(image.convert("RGB")).reshape(-1, 3), axis=0)) > 20  # curves, not a blank sheet

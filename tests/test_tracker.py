@@ -146,12 +146,33 @@ def test_step_diagnostics_agree_with_the_decisions(synthetic_run):
         assert bool(o.s_distracter) == (float(o.s_pd) >= loc.distracter_ratio)
         if int(o.decided_by) == 0:
             assert float(o.confidence) == float(o.g_confidence)
+            np.testing.assert_array_equal(o.box, o.g_box)  # the code's box is the deciding net's particle
         elif int(o.decided_by) == 1:
             assert float(o.confidence) == float(o.s_confidence)
+            np.testing.assert_array_equal(o.box, o.s_box)
         assert np.isfinite(float(o.g_peak)) and np.isfinite(float(o.s_peak))
         # A confidence is a mean of the map normalised to its peak (~1 after resampling) in a box.
         assert 0.0 <= float(o.g_confidence) <= 1.05 and 0.0 <= float(o.s_confidence) <= 1.05
     assert len({round(float(o.g_peak), 6) for o in outs}) > 1  # measured per frame, not a constant
+    assert 1 in {int(o.decided_by) for o in outs}  # SNet decides here (the distracter); GNet: the test below
+    assert any(not np.allclose(o.g_box, o.s_box) for o in outs)  # each net's own choice, not one box twice
+
+
+def test_gnet_box_is_the_box_where_gnet_decides():
+    """With the distracter test switched off (a P_d ratio no map reaches) GNet decides, and the box
+    reported is GNet's own, while SNet's own box is still its own choice."""
+    frames, gt = synthetic_sequence(3)
+    params = tiny_params(jax.random.PRNGKey(0))
+    cfg = get_config("code", TINY + ["localization.distracter_ratio=1e30"])
+    state = tracker.init(params, frames[0], jnp.asarray(gt[0], jnp.float32), jax.random.PRNGKey(0), cfg=cfg)
+    outs = []
+    for frame in frames[1:]:
+        state, out = tracker.step(params, state, frame, cfg=cfg)
+        outs.append(jax.device_get(out))
+    assert [int(o.decided_by) for o in outs] == [0, 0]
+    for o in outs:
+        np.testing.assert_array_equal(o.box, o.g_box)
+        assert o.s_box.shape == (4,) and np.all(np.isfinite(o.s_box)) and np.all(o.s_box[2:] > 0)
 
 
 def test_raw_peak_ignores_non_finite_values():
