@@ -21,7 +21,11 @@ NO_TESTS_COLLECTED = 5  # pytest's exit status when a file has no selected test
 
 
 def main(argv: list[str]) -> int:
-    files = sorted(Path(__file__).resolve().parent.glob("test_*.py"))
+    return run_files(sorted(Path(__file__).resolve().parent.glob("test_*.py")), argv)
+
+
+def run_files(files: list[Path], argv: list[str]) -> int:
+    """Each of ``files`` in its own ``python -m pytest *argv FILE``; the exit status described above."""
     failed, collected_any, start = [], False, time.monotonic()
     for path in files:
         began = time.monotonic()
