@@ -51,7 +51,7 @@ class TrackResult:
 
 # What each frame's StepOutput says about the decision (issue 19), kept per frame in <Seq>.json.
 DIAGNOSTICS = ("decided_by", "confidence", "g_confidence", "s_confidence", "g_pd", "s_pd", "g_peak", "s_peak",
-               "adapted", "discriminated", "g_distracter", "g_box", "s_box")
+               "adapted", "discriminated", "g_distracter", "g_box", "s_box", "scale_factor", "scale_peak")
 # Of those, the per-net boxes: (4,) a frame, 0-based [x0, y0, w, h]; the rest are scalars.
 BOX_DIAGNOSTICS = ("g_box", "s_box")
 
@@ -305,8 +305,9 @@ def diagnostics_plot(result: TrackResult, groundtruth: np.ndarray | None = None,
                      distracter_ratio: float | None = None):
     """Panels over frames: both nets' confidences and raw peaks; both P_d (capped at 3) with the
     distracter threshold; who decided (and the overlap with the ground truth when given); with the
-    ground truth, a fourth: the centre error of the box and of each net's own box, so a frame where
-    the deciding net was wrong and the other right can be read off."""
+    ground truth, two more: the centre error of the box and of each net's own box, so a frame where
+    the deciding net was wrong and the other right can be read off, and the box's size beside the
+    truth's (:func:`size_panel`)."""
     from fcnt_jax.eval.metrics import centre_error, iou
     from fcnt_jax.eval.report import line_plot, stack_images
 
@@ -339,7 +340,28 @@ def diagnostics_plot(result: TrackResult, groundtruth: np.ndarray | None = None,
         errors.append(("20 px", frames[:n], np.full(n, 20.0)))
         panels.append(line_plot(errors, f"centre error, px (capped at {cap:g})", "frame", "px", xlim, (0.0, cap),
                                 legend_loc="upper left", size=size))
+        panels.append(size_panel(result, groundtruth[:n], frames[:n], xlim, size))
     return stack_images(panels)
+
+
+def size_panel(result: TrackResult, groundtruth: np.ndarray, frames: np.ndarray, xlim: tuple[float, float],
+               size: tuple[int, int]):
+    """The box's and the truth's size (sqrt of the area, over the first box's) and, where the DSST
+    scale filter ran, its response's peak: a box that grows while the truth shrinks reads off it."""
+    from fcnt_jax.eval.report import line_plot
+
+    def scale(boxes):
+        boxes = np.asarray(boxes, np.float64)
+        return np.sqrt(boxes[:, 2] * boxes[:, 3]) / np.sqrt(groundtruth[0, 2] * groundtruth[0, 3])
+
+    n = len(frames)
+    series = [("box", frames, scale(result.boxes[:n])), ("ground truth", frames, scale(groundtruth))]
+    peak = np.asarray(result.diagnostics.get("scale_peak", np.full(n, np.nan)), np.float64)[:n]
+    if np.isfinite(peak).any():
+        series.append(("scale filter's peak", frames, peak))
+    top = max(2.0, float(np.ceil(np.nanmax(np.concatenate([v for _, _, v in series])) * 2) / 2))
+    return line_plot(series, "size over the first box's (sqrt of the area)", "frame", "", xlim, (0.0, top),
+                     legend_loc="upper left", size=size)
 
 
 ERROR_PLOT_CAP_PX = 100.0  # the diagnostics plot's error axis: 5x the 20 px precision threshold

@@ -201,12 +201,20 @@ def scale_response(model: ScaleModel, frame: jax.Array, centre: jax.Array, size:
     return jnp.real(jnp.matmul(inverse, correlation, precision=jax.lax.Precision.HIGHEST))
 
 
-def estimate_size(model: ScaleModel, frame: jax.Array, centre: jax.Array, size: jax.Array, image_hw: jax.Array,
-                  cfg: ScaleFilterConfig) -> jax.Array:
-    """The box's new (w, h): ``size`` times the factor whose response is highest, kept between
-    2.5 px (``dsst.m``'s 5 px for the target with its equal padding) and the image's size."""
+def estimate(model: ScaleModel, frame: jax.Array, centre: jax.Array, size: jax.Array, image_hw: jax.Array,
+             cfg: ScaleFilterConfig) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``(new (w, h), the factor applied, the response's peak)``: ``size`` times the factor whose
+    response is highest, kept between 2.5 px (``dsst.m``'s 5 px for the target with its equal
+    padding) and the image's size. The factor and the peak are the tracker's per-frame diagnostics."""
     response = scale_response(model, frame, centre, size, image_hw, cfg)
     factor = jnp.asarray(scale_factors(cfg))[jnp.argmax(response)]
     low = 2.5 / jnp.min(size)
     high = jnp.maximum(jnp.min(jnp.stack([image_hw[1], image_hw[0]]) / size), low)
-    return size * jnp.clip(factor, low, high)
+    factor = jnp.clip(factor, low, high)
+    return size * factor, factor, jnp.max(response)
+
+
+def estimate_size(model: ScaleModel, frame: jax.Array, centre: jax.Array, size: jax.Array, image_hw: jax.Array,
+                  cfg: ScaleFilterConfig) -> jax.Array:
+    """The box's new (w, h) (see :func:`estimate`)."""
+    return estimate(model, frame, centre, size, image_hw, cfg)[0]

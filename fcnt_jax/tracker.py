@@ -80,6 +80,10 @@ class StepOutput:
     # seen (issue 19's Diving: SNet decides from frame 35 on).
     g_box: jax.Array
     s_box: jax.Array
+    # The DSST scale filter's factor (new size / previous) and its response's peak, this frame
+    # (``scale_filter.enabled``; NaN without the filter, and on a held frame, where neither applies).
+    scale_factor: jax.Array
+    scale_peak: jax.Array
     g_map: jax.Array | None = None  # (roi_size, roi_size) thresholded, when return_maps
     s_map: jax.Array | None = None
 
@@ -292,21 +296,25 @@ def size_from_map(target: jax.Array, heat: jax.Array, roi: jax.Array, conf: jax.
 
 
 def sized_by_filter(state: TrackerState, target: jax.Array, moved: jax.Array, frame: jax.Array,
-                    cfg: FCNTConfig) -> tuple[jax.Array, scale_filter.ScaleModel]:
+                    cfg: FCNTConfig) -> tuple[jax.Array, scale_filter.ScaleModel, jax.Array, jax.Array]:
     """``target``'s centre with the size the DSST filter finds there, starting from the previous
     size, and the filter's model updated at that box (``scale_filter.enabled``, not in FCNT). Where
-    the box did not move (held) the previous state and model are kept."""
+    the box did not move (held) the previous state and model are kept. Also the factor applied and
+    the response's peak (NaN where held)."""
     tsize = cfg.localization.template_size
     previous = geometry.state_to_box(state.target, tsize)[2:4]
     centre = target[:2]
-    size = scale_filter.estimate_size(state.scale_model, frame, centre, previous, state.image_hw, cfg.scale_filter)
+    size, factor, peak = scale_filter.estimate(state.scale_model, frame, centre, previous, state.image_hw,
+                                               cfg.scale_filter)
     model = scale_filter.update_model(state.scale_model, frame, centre, size, state.image_hw, cfg.scale_filter)
     sized = geometry.box_to_state(jnp.concatenate([centre - size / 2, size]), tsize)
 
     def keep(new, old):
         return jnp.where(moved, new, old)
 
-    return keep(sized, state.target), jax.tree.map(keep, model, state.scale_model)
+    nan = jnp.float32(jnp.nan)
+    return (keep(sized, state.target), jax.tree.map(keep, model, state.scale_model),
+            jnp.where(moved, factor, nan), jnp.where(moved, peak, nan))
 
 
 def _peak(raw: jax.Array) -> jax.Array:
@@ -383,8 +391,10 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
     if loc.size_consensus:  # trace-time: the code preset's program has no such test
         target = localize.size_consensus(state.target, target, decided_by, g_map, s_map, roi, size, loc)
     scale_model = state.scale_model
+    scale_factor = scale_peak = jnp.float32(jnp.nan)
     if cfg.scale_filter.enabled:  # trace-time: the code preset's program has no such step
-        target, scale_model = sized_by_filter(state, target, decided_by != localize.HELD, frame, cfg)
+        target, scale_model, scale_factor, scale_peak = sized_by_filter(state, target, decided_by != localize.HELD,
+                                                                        frame, cfg)
     new_box = geometry.state_to_box(target, loc.template_size)
     min_conf = jnp.minimum(state.min_conf, conf)
 
@@ -453,6 +463,7 @@ def step_fn(vgg_params, state: TrackerState, frame: jax.Array, cfg: FCNTConfig,
                      maps_usable=maps_usable,
                      g_confidence=g_conf, s_confidence=s_conf, g_pd=g_pd, s_pd=s_pd,
                      g_peak=_peak(g_raw), s_peak=_peak(s_raw), g_box=g_box, s_box=s_box,
+                     scale_factor=scale_factor, scale_peak=scale_peak,
                      g_map=g_map if return_maps else None, s_map=s_map if return_maps else None)
     return state, out
 

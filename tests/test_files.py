@@ -75,6 +75,7 @@ def test_per_frame_diagnostics_are_written_and_plotted(tmp_path):
     diag = {k: np.linspace(0.1, 0.5, n) for k in DIAGNOSTICS}
     diag["g_box"] = boxes + np.array([2.0, 0.0, 0.0, 0.0])
     diag["s_box"] = boxes + np.array([0.0, 60.0, 0.0, 0.0])  # 60 px off, within the error panel
+    diag["scale_factor"] = np.array([np.nan, 1.02, 1.0, np.nan, 0.98])  # NaN: no filter / held
     diag["decided_by"] = np.array([0, 0, 1, 2, 0])
     diag["adapted"] = np.array([False, False, False, True, False])
     diag["discriminated"] = np.array([False, True, False, False, False])
@@ -92,8 +93,9 @@ def test_per_frame_diagnostics_are_written_and_plotted(tmp_path):
     assert per_frame["s_peak"] == [round(v, 4) for v in np.linspace(0.1, 0.5, n)]
     assert per_frame["g_box"][1] == [14.0, 21.0, 30.0, 40.0]  # each net's own box, OTB 1-based too
     assert per_frame["s_box"][0] == [11.0, 81.0, 30.0, 40.0]
+    assert per_frame["scale_factor"] == [None, 1.02, 1.0, None, 0.98]
     image = Image.open(tmp_path / "Seq_diagnostics.png")
-    assert image.size == (900, 1200)  # with the ground truth, a fourth panel: each box's centre error
+    assert image.size == (900, 1500)  # with the ground truth, two more panels: centre errors and sizes
     write_results(result, tmp_path / "no_truth")
-    assert Image.open(tmp_path / "no_truth" / "Seq_diagnostics.png").size == (900, 900)  # no error panel
+    assert Image.open(tmp_path / "no_truth" / "Seq_diagnostics.png").size == (900, 900)  # no error or size panel
     assert len(np.unique(np.asarray(image.convert("RGB")).reshape(-1, 3), axis=0)) > 20  # curves, not a blank sheet

@@ -531,6 +531,11 @@ def test_scale_filter_sizes_the_box_at_the_particles_centre_and_holds_on_held_fr
     np.testing.assert_allclose(np.asarray(geometry.box_centre(out.box)), centre, atol=1e-3)
     size = scale_filter.estimate_size(first.scale_model, frame, jnp.asarray(centre), box[2:4], hw, sfc)
     np.testing.assert_allclose(np.asarray(out.box[2:]), np.asarray(size), rtol=1e-5)
+    # The diagnostics: the factor applied and the response's peak at that centre; none without the filter.
+    response = scale_filter.scale_response(first.scale_model, frame, jnp.asarray(centre), box[2:4], hw, sfc)
+    np.testing.assert_allclose(float(out.scale_factor), float(size[0] / box[2]), rtol=1e-5)
+    np.testing.assert_allclose(float(out.scale_peak), float(jnp.max(response)), rtol=1e-4)
+    assert np.isnan(float(plain.scale_factor)) and np.isnan(float(plain.scale_peak))
     assert float(out.box[2]) > float(box[2]) * 1.04
     model = scale_filter.update_model(first.scale_model, frame, jnp.asarray(centre), size, hw, sfc)
     np.testing.assert_allclose(np.asarray(state.scale_model.denominator), np.asarray(model.denominator), rtol=1e-4)
@@ -540,6 +545,7 @@ def test_scale_filter_sizes_the_box_at_the_particles_centre_and_holds_on_held_fr
     held_first = tracker.init(params, frames[0], box, jax.random.PRNGKey(0), cfg=held_cfg)
     held, held_out = tracker.step(params, jax.tree.map(jnp.copy, held_first), frame, cfg=held_cfg)
     assert int(held_out.decided_by) == localize.HELD
+    assert np.isnan(float(held_out.scale_factor)) and np.isnan(float(held_out.scale_peak))  # nothing applied
     np.testing.assert_allclose(np.asarray(held_out.box), np.asarray(box), atol=1e-4)
     for a, b in zip(jax.tree_util.tree_leaves(held.scale_model), jax.tree_util.tree_leaves(held_first.scale_model)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
