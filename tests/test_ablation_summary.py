@@ -199,3 +199,60 @@ def test_compare_boxes_reports_the_largest_box_difference_per_sequence(tmp_path)
     got = json.loads((out / "compare_boxes.json").read_text())["max_box_difference"]
     assert got == {"otb": {"0": {"Alone": None, "Moved": 2.5, "Same": 0.0, "Short": None}}}
     assert "| otb | 0 | Moved | 2.5 |" in (out / "compare_boxes.md").read_text()
+
+
+def _scale_record(peaks, factors, boxes, auc=0.5):
+    return {"auc": auc, "per_frame": {"scale_peak": peaks, "scale_factor": factors, "box": boxes}}
+
+
+def test_scale_filter_summary_by_hand():
+    """Frame 1 (the filter's own sample) and held frames (null) are left out; the size error is the
+    mean |log| of the side ratio over frames after the first: here 2x, 1x, 0.5x, 1x -> 2 log 2 / 4."""
+    import numpy as np
+
+    from fcnt_jax.eval.ablation import scale_filter_summary
+
+    truth = np.array([[0.0, 0.0, 10.0, 10.0]] * 5)
+    boxes = [[1.0, 1.0, 10.0, 10.0], [1.0, 1.0, 20.0, 20.0], [1.0, 1.0, 10.0, 10.0], [1.0, 1.0, 5.0, 5.0],
+             [1.0, 1.0, 10.0, 10.0]]
+    record = _scale_record([0.9, 0.1, 0.2, 0.3, None], [None, 1.02, 1.0, 0.98, None], boxes)
+    got = scale_filter_summary(record, truth)
+    assert got["frames"] == 3
+    assert got["peak_median"] == pytest.approx(0.2)
+    assert got["peak_q10"] == pytest.approx(0.12) and got["peak_q90"] == pytest.approx(0.28)
+    assert got["resized_share"] == pytest.approx(2 / 3)
+    assert got["size_error"] == pytest.approx(2 * np.log(2) / 4)
+    assert "size_error" not in scale_filter_summary(record, None)
+    assert scale_filter_summary(_scale_record([None, None], [None, None], boxes[:2]), truth) == {}  # never ran
+    assert scale_filter_summary({"per_frame": {"box": boxes}}, truth) == {}  # written before peaks were kept
+
+
+def test_scale_peaks_cli_sorts_by_peak_and_refuses_folders_without_peaks(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    box = [[1.0, 1.0, 10.0, 10.0]] * 3
+    (runs / "High.json").write_text(json.dumps(_scale_record([0.9, 0.4, 0.5], [None, 1.0, 1.02], box, 0.8)))
+    (runs / "Low.json").write_text(json.dumps(_scale_record([0.9, 0.1, 0.2], [None, 0.98, 1.0], box, 0.4)))
+    (runs / "config.json").write_text("{}")
+    out = tmp_path / "out"
+
+    def cli(folder):
+        return subprocess.run([sys.executable, "-m", "experiments.scale_peaks", f"--results_dirs={folder}",
+                               f"--output_dir={out}"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+
+    done = cli(runs)
+    assert done.returncode == 0, done.stderr
+    table = (out / "scale_peaks.md").read_text()
+    assert table.index("| Low |") < table.index("| High |")  # sorted by the median peak
+    assert "| Low | 0.110 / 0.150 / 0.190 | 0.50 |  | 0.400 |" in table
+    assert set(json.loads((out / "scale_peaks.json").read_text())["sequences"]) == {"High", "Low"}
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "Old.json").write_text(json.dumps({"per_frame": {"box": box}}))
+    refused = cli(empty)
+    assert refused.returncode != 0 and "no sequence" in refused.stderr

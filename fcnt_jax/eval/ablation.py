@@ -252,3 +252,31 @@ def target_lines(table: dict, set_name: str = "otb", preset: str = "fcnt_plus", 
                      f"over the seeds both ran): {'met' if ok else 'not met'} (worst {worst} {changes[worst]:+.3f}; "
                      f"worst single seed: {q} seed {s} {loss:+.3f})")
     return lines + [""] if lines else []
+
+
+def scale_filter_summary(row: dict, groundtruth: np.ndarray | None) -> dict:
+    """The DSST scale filter's behaviour on one sequence, from its per-frame record (frames after
+    the first, which is the filter's own training sample): how many frames it ran, the 10th / 50th /
+    90th percentile of its response peak, the share of those frames it changed the size, and, with
+    the ground truth, the box's size error: the mean over frames of |log(sqrt(box area) /
+    sqrt(truth area))| (0: the truth's size; log 1.1 ~ 0.095: 10 % off). Empty where the filter
+    never ran (no finite peak), e.g. a preset without it or a record written before it was kept."""
+    frames = row.get("per_frame") or {}
+    peaks = np.array([np.nan if v is None else v for v in frames.get("scale_peak", [])[1:]], np.float64)
+    factors = np.array([np.nan if v is None else v for v in frames.get("scale_factor", [])[1:]], np.float64)
+    ran = np.isfinite(peaks)
+    if not ran.any():
+        return {}
+    q10, q50, q90 = np.percentile(peaks[ran], [10, 50, 90])
+    out = {"frames": int(ran.sum()), "peak_q10": float(q10), "peak_median": float(q50), "peak_q90": float(q90),
+           "resized_share": float(np.mean(np.abs(factors[ran] - 1.0) > 1e-6))}
+    boxes = np.asarray(frames.get("box", []), np.float64)
+    if groundtruth is not None and len(boxes):
+        gt = np.asarray(groundtruth, np.float64)[:len(boxes)]
+        boxes = boxes[:len(gt)]
+        ok = np.all(np.isfinite(gt), axis=1) & (gt[:, 2] > 0) & (gt[:, 3] > 0) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
+        ok[0] = False  # the given box
+        if ok.any():
+            ratio = (boxes[ok, 2] * boxes[ok, 3]) / (gt[ok, 2] * gt[ok, 3])
+            out["size_error"] = float(np.mean(np.abs(0.5 * np.log(ratio))))
+    return out
