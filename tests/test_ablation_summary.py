@@ -256,3 +256,14 @@ def test_scale_peaks_cli_sorts_by_peak_and_refuses_folders_without_peaks(tmp_pat
     (empty / "Old.json").write_text(json.dumps({"per_frame": {"box": box}}))
     refused = cli(empty)
     assert refused.returncode != 0 and "no sequence" in refused.stderr
+
+
+def test_precision_by_range_by_hand():
+    import numpy as np
+
+    from fcnt_jax.eval.ablation import precision_by_range
+
+    truth = np.array([[0.0, 0.0, 10.0, 10.0]] * 4)
+    boxes = truth + np.array([[0.0, 0, 0, 0], [25.0, 0, 0, 0], [19.0, 0, 0, 0], [0.0, 30, 0, 0]])  # hit, miss, hit, miss
+    assert precision_by_range(boxes, truth, 1) == (1.0, 1 / 3, 0.5)
+    assert precision_by_range(boxes[:3], truth, 2) == (0.5, 1.0, 2 / 3)  # scored on the shorter of the two

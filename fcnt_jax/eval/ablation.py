@@ -137,6 +137,11 @@ def results_on_disk(out: Path, set_names: list[str], seeds: list[int], presets: 
     return sorted(found_seeds), order
 
 
+def _sized_frames(boxes: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Frames whose truth is finite and both boxes have a positive size (a visible target)."""
+    return np.all(np.isfinite(gt), axis=1) & (gt[:, 2] > 0) & (gt[:, 3] > 0) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
+
+
 def mechanisms(row: dict, groundtruth: np.ndarray | None, distracter_ratio: float = 0.2) -> dict:
     """What each fix acts on, from one sequence's per-frame record: frames SNet decided, frames the
     GNet fallback took (GNet decided although its distracter test fired), frames held, whether the
@@ -160,7 +165,7 @@ def mechanisms(row: dict, groundtruth: np.ndarray | None, distracter_ratio: floa
         out["width_fixed"] = int(np.all(boxes[:, 2] == boxes[0, 2]))
     if groundtruth is not None and len(boxes):
         gt = np.asarray(groundtruth, np.float64)[:len(boxes)]
-        ok = np.all(np.isfinite(gt), axis=1) & (gt[:, 2] > 0) & (gt[:, 3] > 0) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
+        ok = _sized_frames(boxes, gt)
         if ok.any():
             b, g = boxes[ok], gt[ok]
             out["area_ratio"] = float(np.exp(np.mean(np.log(b[:, 2] * b[:, 3] / (g[:, 2] * g[:, 3])))))
@@ -274,9 +279,16 @@ def scale_filter_summary(row: dict, groundtruth: np.ndarray | None) -> dict:
     if groundtruth is not None and len(boxes):
         gt = np.asarray(groundtruth, np.float64)[:len(boxes)]
         boxes = boxes[:len(gt)]
-        ok = np.all(np.isfinite(gt), axis=1) & (gt[:, 2] > 0) & (gt[:, 3] > 0) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
+        ok = _sized_frames(boxes, gt)
         ok[0] = False  # the given box
         if ok.any():
             ratio = (boxes[ok, 2] * boxes[ok, 3]) / (gt[ok, 2] * gt[ok, 3])
             out["size_error"] = float(np.mean(np.abs(0.5 * np.log(ratio))))
     return out
+
+
+def precision_by_range(boxes: np.ndarray, groundtruth: np.ndarray, split: int) -> tuple[float, float, float]:
+    """P@20 of ``boxes`` against ``groundtruth`` (same base) on frames 1..split, split+1..N and all."""
+    n = min(len(boxes), len(groundtruth))
+    hit = metrics.centre_error(np.asarray(boxes)[:n], np.asarray(groundtruth)[:n]) <= 20.0
+    return float(hit[:split].mean()), float(hit[split:].mean()), float(hit.mean())
