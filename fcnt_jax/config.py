@@ -891,6 +891,14 @@ PRESETS["fcnt_plus_matched"] = lambda: dataclasses.replace(
 # LocalizationConfig.matched_centre); rejected on its seed-0 screen.
 PRESETS["fcnt_plus_matched_centre"] = lambda: dataclasses.replace(
     plus_variant("fcnt_plus_no_scale_filter").override(["localization.matched_centre=true"]), preset="fcnt_plus_matched_centre")
+# Candidates on today's fcnt_plus (with scale_filter). Particles ranked by the M-weighted map
+# again (LocalizationConfig.matched_ranking): with the filter on, the particles sample no scale, so
+# every box compared shares one size and the area term that inflated fcnt_plus_matched's boxes is
+# a constant; what is left is the weighting's answer to the plateau along Diving's long axis.
+# Screened on seed 0 by the rule WORKSPACE "M-weighted ranking on today's fcnt_plus" set before
+# its run.
+PRESETS["fcnt_plus_matched_ranking"] = lambda: dataclasses.replace(
+    plus_variant("fcnt_plus").override(["localization.matched_ranking=true"]), preset="fcnt_plus_matched_ranking")
 # (A DSST scale filter sizing the box, the candidate fcnt_plus_scale_filter, joined: it is today's
 # fcnt_plus.)
 # (GNet refitted where its own distracter test fires on its first frame, the candidate
