@@ -459,7 +459,9 @@ class LocalizationConfig:
     # weighted by each box's own M"), after seeds 0-1: Diving +0.036 AUC, but Car4 and Dog1 -0.2:
     # the weighted mean falls more slowly than the plain one as a box grows past the blob, so
     # wherever the scale is sampled the area term inflates the box (David 1.87x the truth's area
-    # against 1.51x). matched_centre keeps the weighting for the centre only.
+    # against 1.51x). matched_centre keeps the weighting for the centre only. On today's fcnt_plus,
+    # where every particle has one size, rejected on its seed-0 screen too (the preset
+    # fcnt_plus_matched_ranking: 16-sequence AUC 0.704 against 0.712; Girl -0.063).
     matched_ranking: bool = False
     # Not in FCNT (off in code, paper and fcnt_plus; the candidate preset fcnt_plus_matched_centre,
     # on today's fcnt_plus). Each net's box takes the size of its best particle by the code's
@@ -895,8 +897,9 @@ PRESETS["fcnt_plus_matched_centre"] = lambda: dataclasses.replace(
 # again (LocalizationConfig.matched_ranking): with the filter on, the particles sample no scale, so
 # every box compared shares one size and the area term that inflated fcnt_plus_matched's boxes is
 # a constant; what is left is the weighting's answer to the plateau along Diving's long axis.
-# Screened on seed 0 by the rule WORKSPACE "M-weighted ranking on today's fcnt_plus" set before
-# its run.
+# Rejected on its seed-0 screen (WORKSPACE "M-weighted ranking on today's fcnt_plus", rule set
+# before its run): 16-sequence AUC 0.704 against fcnt_plus's 0.712 on that seed (bar 0.7146);
+# Diving +0.026, but Girl -0.063, Coke -0.032, Dog1 -0.030.
 PRESETS["fcnt_plus_matched_ranking"] = lambda: dataclasses.replace(
     plus_variant("fcnt_plus").override(["localization.matched_ranking=true"]), preset="fcnt_plus_matched_ranking")
 # (A DSST scale filter sizing the box, the candidate fcnt_plus_scale_filter, joined: it is today's
