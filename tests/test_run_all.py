@@ -3,7 +3,10 @@ test ran at all (a file whose tests are all deselected is not a failure on its o
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 from tests import run_all
 
@@ -46,3 +49,51 @@ def test_deselected_files_pass_but_a_run_with_no_test_at_all_fails(tmp_path, cap
     assert run_all.run_files(files, ["-q", "-k", "test_ok"]) == 0  # b's only test deselected (pytest's exit 5)
     assert run_all.run_files(files, ["-q", "-k", "no_such_test"]) == 1
     assert "no test ran" in capsys.readouterr().out
+
+
+def _rendezvous(me: str, other: str, folder: Path) -> str:
+    """A test that passes only if the other file's test is running at the same time."""
+    return (f"import time\nfrom pathlib import Path\n\ndef test_meet():\n"
+            f"    folder = Path({str(folder)!r})\n"
+            f"    (folder / {me!r}).write_text('here')\n"
+            f"    deadline = time.monotonic() + 60\n"
+            f"    while not (folder / {other!r}).exists():\n"
+            f"        assert time.monotonic() < deadline, 'the other file never ran beside this one'\n"
+            f"        time.sleep(0.05)\n"
+            f"    print('MET-' + {me!r})\n")
+
+
+def test_two_jobs_run_two_files_at_once_and_print_each_files_output_whole(tmp_path, capsys):
+    files = _files(tmp_path, a=_rendezvous("a", "b", tmp_path), b=_rendezvous("b", "a", tmp_path))
+    assert run_all.run_files(files, ["-q", "-s"], jobs=2) == 0
+    out = capsys.readouterr().out
+    assert "MET-a" in out and "MET-b" in out and "all 2 test files passed in" in out and "(2 at a time)" in out
+    # Each file's output is printed in one piece, before its status line.
+    for name in ("a", "b"):
+        assert out.index(f"MET-{name}") < out.index(f"test_{name}.py: exit 0")
+
+
+def test_two_jobs_report_failures_and_crashes_like_one(tmp_path, capsys):
+    files = _files(tmp_path, a=PASSING, b=FAILING, c=CRASHING)
+    assert run_all.run_files(files, ["-q"], jobs=2) == 1
+    out = capsys.readouterr().out
+    assert "test_a.py: exit 0" in out and "FAILED: test_b.py (exit 1), test_c.py (exit 134)" in out
+    assert run_all.run_files(files[:1], ["-q", "-k", "no_such_test"], jobs=2) == 1
+
+
+def test_jobs_flag_is_taken_out_of_pytests_arguments_and_checked(monkeypatch):
+    monkeypatch.delenv("FCNT_JAX_TEST_JOBS", raising=False)
+    assert run_all.parse_jobs(["-q", "--jobs=3", "-rs"]) == (3, ["-q", "-rs"])
+    assert run_all.parse_jobs(["--jobs", "1", "-k", "x"]) == (1, ["-k", "x"])
+    assert run_all.parse_jobs(["-q"])[0] == max(1, min(2, os.cpu_count() or 1))
+    monkeypatch.setenv("FCNT_JAX_TEST_JOBS", "4")
+    assert run_all.parse_jobs(["-q"]) == (4, ["-q"])
+    for bad in (["--jobs=0"], ["--jobs=two"], ["--jobs"]):
+        with pytest.raises(SystemExit, match="--jobs"):
+            run_all.parse_jobs(bad)
+
+
+def test_the_slowest_files_start_first_and_the_rest_keep_their_order():
+    names = ["test_a.py", "test_batch.py", "test_b.py", "test_tracker.py"]
+    assert [p.name for p in run_all.start_order([Path(n) for n in names])] == [
+        "test_tracker.py", "test_batch.py", "test_a.py", "test_b.py"]
