@@ -12,7 +12,12 @@ keeps ``scale_peak``), finds the sequence's ground truth under ``--dataset_roots
 ``scale_peaks.md`` / ``.json``: per sequence the peak's 10th / 50th / 90th percentile, the share
 of frames the filter resized the box, and the box's size error (``eval.ablation.
 scale_filter_summary``), sorted by the median peak, with the rank correlation between the two.
-Seconds.
+Then, frame by frame, the question a peak gate would rest on: where the filter resizes the box,
+does its size error shrink more often when the peak is high? For each ``--windows`` length, the
+windows of frames (``eval.ablation.scale_windows``, those in which the box was resized), pooled
+over the sequences and cut into quartiles of their mean peak: the share in which the filter's
+size ended nearer the truth's than the size held from the frame before (a gate closed over the
+window), and both mean errors. Seconds.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from absl import app, flags
 flags.DEFINE_list("results_dirs", None, "folders holding <Seq>.json with per-frame scale peaks", required=True)
 flags.DEFINE_list("dataset_roots", [], "OTB-layout roots where each sequence's ground truth is found")
 flags.DEFINE_string("output_dir", None, "where scale_peaks.md / .json go", required=True)
+flags.DEFINE_list("windows", ["1", "10", "30"], "window lengths (frames) for the size error's change by peak")
 FLAGS = flags.FLAGS
 
 
@@ -35,13 +41,39 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ra, rb)[0, 1]) if len(a) > 2 else float("nan")
 
 
+def by_peak_quartile(windows: np.ndarray) -> list[dict]:
+    """Rows of ``scale_windows`` (pooled) in quartiles of their mean peak, resized windows only:
+    per quartile its peak range, the windows, the share in which the filter's sizes ended nearer
+    the truth's than the size held from the frame before would have, the mean size error at the
+    window's end with the filter's sizes and with the held size, and the mean error before."""
+    rows = windows[windows[:, 4] > 0]
+    if len(rows) < 4:
+        return []
+    edges = np.quantile(rows[:, 0], [0.0, 0.25, 0.5, 0.75, 1.0])
+    which = np.clip(np.searchsorted(edges, rows[:, 0], side="right") - 1, 0, 3)
+    out = []
+    for q in range(4):
+        r = rows[which == q]
+        mean = (lambda x: float(np.mean(x))) if len(r) else (lambda x: float("nan"))
+        out.append({"peak_lo": float(edges[q]), "peak_hi": float(edges[q + 1]), "windows": int(len(r)),
+                    "filter_nearer": mean(r[:, 2] < r[:, 3]), "error_filter": mean(r[:, 2]),
+                    "error_held": mean(r[:, 3]), "error_before": mean(r[:, 1])})
+    return out
+
+
 def main(argv):
     del argv
     from fcnt_jax.data import open_sequence
-    from fcnt_jax.eval.ablation import scale_filter_summary
+    from fcnt_jax.eval.ablation import scale_filter_summary, scale_windows
     from fcnt_jax.run import write_text_atomic
 
-    rows = {}
+    try:
+        lengths = [int(w) for w in FLAGS.windows]
+    except ValueError:
+        lengths = [0]
+    if any(w < 1 for w in lengths):
+        raise app.UsageError(f"--windows: whole numbers of frames >= 1, got {FLAGS.windows}")
+    rows, windows = {}, {w: [] for w in lengths}
     for folder in map(Path, FLAGS.results_dirs):
         if not folder.is_dir():
             raise app.UsageError(f"--results_dirs: {folder} is not a folder")
@@ -58,6 +90,9 @@ def main(argv):
                     truth = open_sequence(root / path.stem).groundtruth
                     break
             summary = scale_filter_summary(record, truth)
+            if truth is not None:
+                for w in lengths:
+                    windows[w].append(scale_windows(record, truth, w))
             if summary:
                 rows[path.stem] = {**summary, "auc": record.get("auc")}
     if not rows:
@@ -79,9 +114,24 @@ def main(argv):
             "(mean |log(sqrt(box area) / sqrt(truth area))|; python -m experiments.scale_peaks).\n\n"
             + "\n".join(lines) + f"\n\nRank correlation, median peak against size error ({len(with_error)} "
             f"sequences): {rho:.2f} (negative: a lower peak goes with a larger size error).\n")
+    quartiles = {w: by_peak_quartile(np.concatenate(windows[w]) if windows[w] else np.zeros((0, 5)))
+                 for w in lengths}
+    for w, table in quartiles.items():
+        if not table:
+            continue
+        text += (f"\nWindows of {w} frame(s) in which the filter resized the box, pooled over the sequences, by "
+                 "quartile of the window's mean peak: the share in which the filter's size on the window's last "
+                 "frame is nearer the truth's than the size held from the frame before it would be (what a gate "
+                 "closed over the window would give), and both mean size errors there.\n\n"
+                 "| mean peak | windows | filter nearer | size error, filter | size error, held | error before |\n"
+                 "|---|---|---|---|---|---|\n"
+                 + "".join(f"| {q['peak_lo']:.3f}-{q['peak_hi']:.3f} | {q['windows']} | {q['filter_nearer']:.2f} | "
+                           f"{q['error_filter']:.3f} | {q['error_held']:.3f} | {q['error_before']:.3f} |\n"
+                           for q in table))
     out = Path(FLAGS.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "scale_peaks.json", json.dumps({"sequences": rows, "spearman_peak_vs_size_error": rho},
+    write_text_atomic(out / "scale_peaks.json", json.dumps({"sequences": rows, "spearman_peak_vs_size_error": rho,
+                                                            "windows_by_peak_quartile": {str(w): q for w, q in quartiles.items()}},
                                                            indent=2))
     write_text_atomic(out / "scale_peaks.md", text)
     print(text)

@@ -258,6 +258,44 @@ def test_scale_peaks_cli_sorts_by_peak_and_refuses_folders_without_peaks(tmp_pat
     assert refused.returncode != 0 and "no sequence" in refused.stderr
 
 
+def test_scale_windows_by_hand():
+    """Truth 10x10 throughout; box sides 10, 20, 20, 5, 10, 10 over frames 1-6; frame 5 held (no
+    peak). Windows of 2 from frame 2: frames 2-3 (before: frame 1, error 0; end: frame 3, log 2;
+    held from frame 1: 0), frames 4-5 (frame 5 held: left out). Windows of 1: frames 2, 3, 4 and 6."""
+    import numpy as np
+
+    from fcnt_jax.eval.ablation import scale_windows
+
+    truth = np.array([[0.0, 0.0, 10.0, 10.0]] * 6)
+    sides = [10.0, 20.0, 20.0, 5.0, 10.0, 10.0]
+    boxes = [[1.0, 1.0, a, a] for a in sides]
+    record = _scale_record([0.9, 0.2, 0.4, 0.3, None, 0.5], [None, 2.0, 1.0, 0.25, None, 1.0], boxes)
+    two = scale_windows(record, truth, 2)
+    np.testing.assert_allclose(two, [[0.3, 0.0, np.log(2), 0.0, 1.0]])
+    one = scale_windows(record, truth, 1)
+    np.testing.assert_allclose(one, [[0.2, 0.0, np.log(2), 0.0, 1.0],  # frame 2: doubled from frame 1's size
+                                     [0.4, np.log(2), np.log(2), np.log(2), 0.0],  # frame 3: kept
+                                     [0.3, np.log(2), np.log(2), np.log(2), 1.0],  # frame 4: 20 -> 5
+                                     [0.5, 0.0, 0.0, 0.0, 0.0]])  # frame 6 (frame 5's box is its "before")
+    assert scale_windows(_scale_record([None] * 6, [None] * 6, boxes), truth, 1).shape == (0, 5)
+
+
+def test_peak_quartiles_compare_the_filters_size_with_a_held_one_by_hand():
+    import numpy as np
+
+    from experiments.scale_peaks import by_peak_quartile
+
+    # (mean peak, error before, error with the filter, error held, resized); the unresized row is left out.
+    rows = np.array([[0.1, 0.2, 0.3, 0.1, 1], [0.2, 0.2, 0.1, 0.3, 1], [0.3, 0.0, 0.1, 0.2, 1],
+                     [0.4, 0.1, 0.0, 0.1, 1], [0.5, 0.1, 0.2, 0.0, 1], [0.9, 0.0, 0.5, 0.0, 0]])
+    got = by_peak_quartile(rows)
+    assert [q["windows"] for q in got] == [1, 1, 1, 2]
+    assert [q["filter_nearer"] for q in got] == [0.0, 1.0, 1.0, 0.5]
+    assert got[3]["error_filter"] == pytest.approx(0.1) and got[3]["error_held"] == pytest.approx(0.05)
+    assert got[0]["peak_lo"] == pytest.approx(0.1) and got[3]["peak_hi"] == pytest.approx(0.5)
+    assert by_peak_quartile(rows[:3]) == []  # fewer than four resized windows
+
+
 def test_precision_by_range_by_hand():
     import numpy as np
 

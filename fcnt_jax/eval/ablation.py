@@ -287,6 +287,38 @@ def scale_filter_summary(row: dict, groundtruth: np.ndarray | None) -> dict:
     return out
 
 
+def scale_windows(row: dict, groundtruth: np.ndarray, window: int) -> np.ndarray:
+    """Does the scale filter bring the box's size toward the truth's, and does its peak say when?
+    From one sequence's per-frame record: the frames after the first cut into consecutive windows
+    of ``window`` frames; for each window in which the filter ran on every frame and the truth is
+    sized on every frame and on the frame before, a row (mean peak over the window, size error on
+    the frame before it, size error on its last frame, the size error its last frame would have had
+    with the box's size held from the frame before (what a gate closed over the window would give),
+    1.0 if the filter resized the box on any of its frames else 0.0). Size error as in
+    :func:`scale_filter_summary`, |log(sqrt(box area) / sqrt(truth area))|. Shape (windows, 5);
+    empty where the filter never ran."""
+    frames = row.get("per_frame") or {}
+    peaks = np.array([np.nan if v is None else v for v in frames.get("scale_peak", [])], np.float64)
+    factors = np.array([np.nan if v is None else v for v in frames.get("scale_factor", [])], np.float64)
+    boxes = np.asarray(frames.get("box", []), np.float64)
+    gt = np.asarray(groundtruth, np.float64)
+    n = min(len(peaks), len(factors), len(boxes), len(gt))
+    if n < 2 or window < 1:
+        return np.zeros((0, 5))
+    boxes, gt, peaks, factors = boxes[:n], gt[:n], peaks[:n], factors[:n]
+    error = np.full(n, np.nan)
+    ok = _sized_frames(boxes, gt)
+    error[ok] = np.abs(0.5 * np.log((boxes[ok, 2] * boxes[ok, 3]) / (gt[ok, 2] * gt[ok, 3])))
+    rows = []
+    for start in range(1, n - window + 1, window):
+        span, last = slice(start, start + window), start + window - 1
+        if np.all(np.isfinite(peaks[span])) and np.all(np.isfinite(error[start - 1:last + 1])):
+            held = abs(0.5 * np.log((boxes[start - 1, 2] * boxes[start - 1, 3]) / (gt[last, 2] * gt[last, 3])))
+            rows.append((peaks[span].mean(), error[start - 1], error[last], held,
+                         float(np.any(np.abs(factors[span] - 1.0) > 1e-6))))
+    return np.array(rows, np.float64).reshape(-1, 5)
+
+
 def precision_by_range(boxes: np.ndarray, groundtruth: np.ndarray, split: int) -> tuple[float, float, float]:
     """P@20 of ``boxes`` against ``groundtruth`` (same base) on frames 1..split, split+1..N and all."""
     n = min(len(boxes), len(groundtruth))
