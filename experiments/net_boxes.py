@@ -5,7 +5,9 @@ published trackers' boxes on the same frames.
     python -m experiments.net_boxes --record=experiments/results/fcnt_plus_diagnostics_seed0/otb/Diving.json \
         --sequence=../shared/data/OTB/Diving --split=72 --peers=HCF,KCF,MDNet,ATOM,MEEM
 
-writes nothing; prints the table. Seconds.
+writes nothing; prints the table, then, per range, what trained SNet there (frames SNet decided,
+its discrimination and adaptation updates, the confidence's range): whether the net that lost the
+target kept learning from its own boxes. Seconds.
 """
 
 from __future__ import annotations
@@ -22,6 +24,19 @@ flags.DEFINE_integer("split", 72, "the last frame of the first range")
 flags.DEFINE_list("peers", [], "trackers under --peers_dir whose <Seq>.txt is scored on the same frames")
 flags.DEFINE_string("peers_dir", "../shared/data/results", "published trackers' results, one folder each")
 FLAGS = flags.FLAGS
+
+
+def updates_in_range(frames: dict, first: int, last: int) -> dict:
+    """Frames ``first``..``last`` (1-based, inclusive) of a per-frame record: how many there are,
+    SNet decided, discriminated and adapted, and the lowest / highest confidence of the frames SNet
+    decided (NaN when none)."""
+    span = slice(first - 1, last)
+    decided = [d == "snet" for d in frames.get("decided_by", [])[span]]
+    conf = [c for c, d in zip(frames.get("confidence", [])[span], decided) if d and c is not None]
+    return {"frames": len(decided), "snet": sum(decided),
+            "discriminated": sum(bool(x) for x in frames.get("discriminated", [])[span]),
+            "adapted": sum(bool(x) for x in frames.get("adapted", [])[span]),
+            "conf_min": min(conf) if conf else float("nan"), "conf_max": max(conf) if conf else float("nan")}
 
 
 def main(argv):
@@ -50,6 +65,12 @@ def main(argv):
         error = centre_error(b, truth[:len(b)])
         print(f"| {label} | {first:.3f} | {second:.3f} | {whole:.3f} | {np.median(error[:FLAGS.split]):.1f} / "
               f"{np.median(error[FLAGS.split:]):.1f} |")
+    print("\n| frames | SNet decided | discrimination updates | adaptations | confidence where SNet decided |"
+          "\n|---|---|---|---|---|")
+    for first, last in ((1, FLAGS.split), (FLAGS.split + 1, n)):
+        u = updates_in_range(frames, first, last)
+        print(f"| {first}-{last} | {u['snet']} of {u['frames']} | {u['discriminated']} | {u['adapted']} | "
+              f"{u['conf_min']:.2f}-{u['conf_max']:.2f} |")
 
 
 if __name__ == "__main__":

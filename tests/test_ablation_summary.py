@@ -296,6 +296,19 @@ def test_peak_quartiles_compare_the_filters_size_with_a_held_one_by_hand():
     assert by_peak_quartile(rows[:3]) == []  # fewer than four resized windows
 
 
+def test_net_boxes_counts_what_trained_snet_in_a_range_by_hand():
+    import math
+
+    from experiments.net_boxes import updates_in_range
+
+    frames = {"decided_by": ["gnet", "snet", "snet", "held", "snet"], "confidence": [0.5, 0.4, 0.6, 0.1, 0.3],
+              "discriminated": [False, True, False, False, True], "adapted": [False, False, True, False, False]}
+    assert updates_in_range(frames, 2, 4) == {"frames": 3, "snet": 2, "discriminated": 1, "adapted": 1,
+                                              "conf_min": 0.4, "conf_max": 0.6}
+    none = updates_in_range(frames, 1, 1)
+    assert none["snet"] == 0 and math.isnan(none["conf_min"]) and none["frames"] == 1
+
+
 def test_precision_by_range_by_hand():
     import numpy as np
 
