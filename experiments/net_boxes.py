@@ -53,9 +53,8 @@ def main(argv):
     boxes = {k: box_from_otb(np.asarray(frames[k], np.float64)) for k in ("box", "g_box", "s_box")}
     n = len(boxes["box"])
     truth = np.asarray(seq.groundtruth, np.float64)[:n]
-    errors = {k: centre_error(b, truth) for k, b in boxes.items()}
-    better = np.where(errors["g_box"] <= errors["s_box"], 0, 1)[:, None]
-    boxes["better of the two (oracle)"] = np.where(better == 0, boxes["g_box"], boxes["s_box"])
+    gnet_nearer = centre_error(boxes["g_box"], truth) <= centre_error(boxes["s_box"], truth)
+    boxes["better of the two (oracle)"] = np.where(gnet_nearer[:, None], boxes["g_box"], boxes["s_box"])
     for peer in FLAGS.peers:
         boxes[peer] = read_result_file(Path(FLAGS.peers_dir) / peer / f"{seq.name}.txt")[:n]
     print(f"| {seq.name}, {n} frames | P@20 frames 1-{FLAGS.split} | {FLAGS.split + 1}-{n} | all | median error "

@@ -67,12 +67,9 @@ def main(argv):
     from fcnt_jax.eval.ablation import scale_filter_summary, scale_windows
     from fcnt_jax.run import write_text_atomic
 
-    try:
-        lengths = [int(w) for w in FLAGS.windows]
-    except ValueError:
-        lengths = [0]
-    if any(w < 1 for w in lengths):
+    if not all(w.isdigit() and int(w) >= 1 for w in FLAGS.windows):
         raise app.UsageError(f"--windows: whole numbers of frames >= 1, got {FLAGS.windows}")
+    lengths = [int(w) for w in FLAGS.windows]
     rows, windows = {}, {w: [] for w in lengths}
     for folder in map(Path, FLAGS.results_dirs):
         if not folder.is_dir():

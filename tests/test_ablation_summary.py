@@ -309,6 +309,40 @@ def test_net_boxes_counts_what_trained_snet_in_a_range_by_hand():
     assert none["snet"] == 0 and math.isnan(none["conf_min"]) and none["frames"] == 1
 
 
+def test_scale_peaks_cli_tabulates_windows_against_a_held_size_from_the_ground_truth(tmp_path):
+    """Truth 10x10 on 6 frames; box sides 10, 11, 10, 12, 10, 10 (resized on frames 2-5, peaks
+    0.2-0.5): one window of 1 frame per quartile. Frames 2 and 4 move away from the truth (a held
+    size, 10, stays on it: error 0); frames 3 and 5 move back (held: log 1.1 / log 1.2)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT, write_frames
+
+    root, runs, out = tmp_path / "data", tmp_path / "runs", tmp_path / "out"
+    write_frames(root / "Seq" / "img", 6)
+    (root / "Seq" / "groundtruth_rect.txt").write_text("1,1,10,10\n" * 6)
+    runs.mkdir()
+    boxes = [[1.0, 1.0, a, a] for a in (10.0, 11.0, 10.0, 12.0, 10.0, 10.0)]
+    record = _scale_record([0.9, 0.2, 0.3, 0.4, 0.5, 0.6], [None, 1.1, 1 / 1.1, 1.2, 1 / 1.2, 1.0], boxes)
+    (runs / "Seq.json").write_text(json.dumps(record))
+
+    def cli(*extra):
+        return subprocess.run([sys.executable, "-m", "experiments.scale_peaks", f"--results_dirs={runs}",
+                               f"--dataset_roots={root}", f"--output_dir={out}", *extra], cwd=REPO_ROOT,
+                              capture_output=True, text=True, timeout=300)
+
+    done = cli("--windows=1")
+    assert done.returncode == 0, done.stderr
+    table = (out / "scale_peaks.md").read_text()
+    assert "Windows of 1 frame(s)" in table
+    assert "| 0.200-0.275 | 1 | 0.00 | 0.095 | 0.000 | 0.000 |" in table  # frame 2: 10 -> 11
+    assert "| 0.275-0.350 | 1 | 1.00 | 0.000 | 0.095 | 0.095 |" in table  # frame 3: 11 -> 10
+    quartiles = json.loads((out / "scale_peaks.json").read_text())["windows_by_peak_quartile"]["1"]
+    assert [q["filter_nearer"] for q in quartiles] == [0.0, 1.0, 0.0, 1.0]
+    refused = cli("--windows=0")
+    assert refused.returncode != 0 and "--windows" in refused.stderr
+
+
 def test_precision_by_range_by_hand():
     import numpy as np
 

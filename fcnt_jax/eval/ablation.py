@@ -267,8 +267,7 @@ def scale_filter_summary(row: dict, groundtruth: np.ndarray | None) -> dict:
     sqrt(truth area))| (0: the truth's size; log 1.1 ~ 0.095: 10 % off). Empty where the filter
     never ran (no finite peak), e.g. a preset without it or a record written before it was kept."""
     frames = row.get("per_frame") or {}
-    peaks = np.array([np.nan if v is None else v for v in frames.get("scale_peak", [])[1:]], np.float64)
-    factors = np.array([np.nan if v is None else v for v in frames.get("scale_factor", [])[1:]], np.float64)
+    peaks, factors = _floats(frames, "scale_peak")[1:], _floats(frames, "scale_factor")[1:]
     ran = np.isfinite(peaks)
     if not ran.any():
         return {}
@@ -277,14 +276,26 @@ def scale_filter_summary(row: dict, groundtruth: np.ndarray | None) -> dict:
            "resized_share": float(np.mean(np.abs(factors[ran] - 1.0) > 1e-6))}
     boxes = np.asarray(frames.get("box", []), np.float64)
     if groundtruth is not None and len(boxes):
-        gt = np.asarray(groundtruth, np.float64)[:len(boxes)]
-        boxes = boxes[:len(gt)]
-        ok = _sized_frames(boxes, gt)
-        ok[0] = False  # the given box
-        if ok.any():
-            ratio = (boxes[ok, 2] * boxes[ok, 3]) / (gt[ok, 2] * gt[ok, 3])
-            out["size_error"] = float(np.mean(np.abs(0.5 * np.log(ratio))))
+        error = _size_errors(boxes, np.asarray(groundtruth, np.float64))[1:]  # not the given box
+        if np.isfinite(error).any():
+            out["size_error"] = float(np.nanmean(error))
     return out
+
+
+def _floats(frames: dict, key: str) -> np.ndarray:
+    """A per-frame record's list as float64, its nulls (JSON's NaN) as NaN."""
+    return np.array([np.nan if v is None else v for v in frames.get(key, [])], np.float64)
+
+
+def _size_errors(boxes: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Per frame (as many as both have), |log(sqrt(box area) / sqrt(truth area))|; NaN where
+    :func:`_sized_frames` says the target or the box has no size."""
+    n = min(len(boxes), len(gt))
+    boxes, gt = boxes[:n], gt[:n]
+    error = np.full(n, np.nan)
+    ok = _sized_frames(boxes, gt)
+    error[ok] = np.abs(0.5 * np.log((boxes[ok, 2] * boxes[ok, 3]) / (gt[ok, 2] * gt[ok, 3])))
+    return error
 
 
 def scale_windows(row: dict, groundtruth: np.ndarray, window: int) -> np.ndarray:
@@ -298,22 +309,16 @@ def scale_windows(row: dict, groundtruth: np.ndarray, window: int) -> np.ndarray
     :func:`scale_filter_summary`, |log(sqrt(box area) / sqrt(truth area))|. Shape (windows, 5);
     empty where the filter never ran."""
     frames = row.get("per_frame") or {}
-    peaks = np.array([np.nan if v is None else v for v in frames.get("scale_peak", [])], np.float64)
-    factors = np.array([np.nan if v is None else v for v in frames.get("scale_factor", [])], np.float64)
+    peaks, factors = _floats(frames, "scale_peak"), _floats(frames, "scale_factor")
     boxes = np.asarray(frames.get("box", []), np.float64)
     gt = np.asarray(groundtruth, np.float64)
     n = min(len(peaks), len(factors), len(boxes), len(gt))
-    if n < 2 or window < 1:
-        return np.zeros((0, 5))
-    boxes, gt, peaks, factors = boxes[:n], gt[:n], peaks[:n], factors[:n]
-    error = np.full(n, np.nan)
-    ok = _sized_frames(boxes, gt)
-    error[ok] = np.abs(0.5 * np.log((boxes[ok, 2] * boxes[ok, 3]) / (gt[ok, 2] * gt[ok, 3])))
+    error = _size_errors(boxes[:n], gt[:n])
     rows = []
-    for start in range(1, n - window + 1, window):
+    for start in range(1, n - window + 1, window) if window >= 1 else ():
         span, last = slice(start, start + window), start + window - 1
         if np.all(np.isfinite(peaks[span])) and np.all(np.isfinite(error[start - 1:last + 1])):
-            held = abs(0.5 * np.log((boxes[start - 1, 2] * boxes[start - 1, 3]) / (gt[last, 2] * gt[last, 3])))
+            held = _size_errors(boxes[start - 1:start], gt[last:last + 1])[0]
             rows.append((peaks[span].mean(), error[start - 1], error[last], held,
                          float(np.any(np.abs(factors[span] - 1.0) > 1e-6))))
     return np.array(rows, np.float64).reshape(-1, 5)
