@@ -352,3 +352,65 @@ def test_precision_by_range_by_hand():
     boxes = truth + np.array([[0.0, 0, 0, 0], [25.0, 0, 0, 0], [19.0, 0, 0, 0], [0.0, 30, 0, 0]])  # hit, miss, hit, miss
     assert precision_by_range(boxes, truth, 1) == (1.0, 1 / 3, 0.5)
     assert precision_by_range(boxes[:3], truth, 2) == (0.5, 1.0, 2 / 3)  # scored on the shorter of the two
+
+
+def _update_record():
+    """4 frames; the truth's 10x10 box at 0-based (0, 0) throughout (OTB 1-based (1, 1)). Updates on
+    frames 2-4: frame 2 on the truth with the nets' boxes identical (IoU 1); frame 3 30 px off
+    with GNet's box 5 px right of SNet's (IoU 5*10 / 150 = 1/3); frame 4 40 px off, SNet's map
+    without mass in GNet's box (s_pd at the sentinel), the nets apart (IoU 0)."""
+    on, off3, off4 = [1.0, 1.0, 10.0, 10.0], [31.0, 1.0, 10.0, 10.0], [41.0, 1.0, 10.0, 10.0]
+    return {"per_frame": {
+        "box": [on, on, off3, off4], "g_box": [on, on, [36.0, 1.0, 10.0, 10.0], [1.0, 1.0, 10.0, 10.0]],
+        "s_box": [on, on, off3, off4], "discriminated": [False, True, True, True],
+        "confidence": [0.5, 0.6, 0.45, 0.4], "s_pd": [0.0, 0.1, 0.5, 2.0e12]}}
+
+
+def test_discrimination_updates_by_hand():
+    import numpy as np
+
+    from fcnt_jax.eval.ablation import discrimination_updates
+
+    truth = np.array([[0.0, 0.0, 10.0, 10.0]] * 4)
+    got = discrimination_updates(_update_record(), truth)
+    assert list(got["frame"]) == [1, 2, 3]
+    np.testing.assert_allclose(got["error"], [0.0, 30.0, 40.0])
+    np.testing.assert_allclose(got["nets_iou"], [1.0, 1 / 3, 0.0])
+    np.testing.assert_allclose(got["confidence"], [0.6, 0.45, 0.4])
+    truth[2] = np.nan  # a frame without a valid truth keeps its row, with no error
+    assert np.isnan(discrimination_updates(_update_record(), truth)["error"][1])
+    old = _update_record()
+    del old["per_frame"]["g_box"]
+    with pytest.raises(ValueError, match="g_box"):
+        discrimination_updates(old, truth)
+
+
+def test_update_agreement_cli_counts_bad_updates_and_where_the_nets_agree(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT, write_frames
+
+    root, runs, out = tmp_path / "data", tmp_path / "runs", tmp_path / "out"
+    write_frames(root / "Seq" / "img", 4)
+    (root / "Seq" / "groundtruth_rect.txt").write_text("1,1,10,10\n" * 4)
+    runs.mkdir()
+    (runs / "Seq.json").write_text(json.dumps(_update_record()))
+
+    def cli(*extra):
+        return subprocess.run([sys.executable, "-m", "experiments.update_agreement", f"--results_dirs={runs}",
+                               f"--dataset_roots={root}", f"--output_dir={out}", *extra], cwd=REPO_ROOT,
+                              capture_output=True, text=True, timeout=300)
+
+    done = cli()
+    assert done.returncode == 0, done.stderr
+    # 3 updates, 2 bad (frames 3 and 4, 1-based); the good one where the nets agree; neither bad one
+    # agrees at IoU 0.5; frame 4's s_pd is the no-mass sentinel.
+    assert "| Seq | 3 | 2 (3) | 1 of 1 | 0 of 2 | 0 / 1 |" in (out / "update_agreement.md").read_text()
+    assert cli("--iou=0.3").returncode == 0  # frame 3's IoU 1/3 now counts as agreeing
+    got = json.loads((out / "update_agreement.json").read_text())
+    assert got["sequences"]["Seq"]["bad_agree"] == 1 and got["all"]["first_bad_frame"] is None
+    assert got["confidence_quartiles"]["good"] == [0.6, 0.6, 0.6]
+    (runs / "Lost.json").write_text(json.dumps(_update_record()))
+    refused = cli()
+    assert refused.returncode != 0 and "Lost" in refused.stderr

@@ -329,3 +329,25 @@ def precision_by_range(boxes: np.ndarray, groundtruth: np.ndarray, split: int) -
     n = min(len(boxes), len(groundtruth))
     hit = metrics.centre_error(np.asarray(boxes)[:n], np.asarray(groundtruth)[:n]) <= 20.0
     return float(hit[:split].mean()), float(hit[split:].mean()), float(hit.mean())
+
+
+def discrimination_updates(row: dict, groundtruth: np.ndarray) -> dict[str, np.ndarray]:
+    """The frames on which SNet's discrimination update ran, from one sequence's per-frame record
+    (its ``box`` / ``g_box`` / ``s_box`` in the record's 1-based OTB convention, ``groundtruth``
+    0-based as the readers give it): per update its 0-based frame, the centre error of the box it
+    trained on (px; NaN where the truth is not finite), the overlap of the two nets' own boxes
+    IoU(g_box, s_box), the tracker's confidence and SNet's distracter ratio s_pd. Issue 19: do the
+    nets' agreement or the confidence mark the updates that train SNet on a drifted box?"""
+    frames = row.get("per_frame") or {}
+    if "g_box" not in frames:
+        raise ValueError("no per-frame g_box / s_box (a record written before they were kept)")
+    done = np.asarray(frames.get("discriminated", []), bool)
+    boxes = {k: box_from_otb(np.asarray(frames[k], np.float64).reshape(-1, 4)) for k in ("box", "g_box", "s_box")}
+    gt = np.asarray(groundtruth, np.float64).reshape(-1, 4)
+    n = min(len(done), len(boxes["box"]), len(gt))
+    at = np.flatnonzero(done[:n])
+    error = np.full(len(at), np.nan)
+    finite = np.all(np.isfinite(gt[at]), axis=1)
+    error[finite] = metrics.centre_error(boxes["box"][at][finite], gt[at][finite])
+    return {"frame": at, "error": error, "nets_iou": metrics.iou(boxes["g_box"][at], boxes["s_box"][at]),
+            "confidence": _floats(frames, "confidence")[at], "s_pd": _floats(frames, "s_pd")[at]}
