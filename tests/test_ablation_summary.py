@@ -414,3 +414,57 @@ def test_update_agreement_cli_counts_bad_updates_and_where_the_nets_agree(tmp_pa
     (runs / "Lost.json").write_text(json.dumps(_update_record()))
     refused = cli()
     assert refused.returncode != 0 and "Lost" in refused.stderr
+
+
+def test_size_bias_by_hand():
+    """Truth 10x10; box sides 10 (frame 1, the given box: left out), 20, 5, 10 -> |log| 2 log 2 / 3,
+    signed (log 2 - log 2 + 0) / 3 = 0; a frame without a truth is left out."""
+    import numpy as np
+
+    from fcnt_jax.eval.ablation import size_bias
+
+    truth = np.array([[0.0, 0.0, 10.0, 10.0]] * 4)
+    row = {"per_frame": {"box": [[1.0, 1.0, a, a] for a in (10.0, 20.0, 5.0, 10.0)]}}
+    error, signed = size_bias(row, truth)
+    assert error == pytest.approx(2 * np.log(2) / 3) and signed == pytest.approx(0.0)
+    truth[2] = np.nan  # frame 3 (the 5x5 box) unscored: 20, 10 remain
+    error, signed = size_bias(row, truth)
+    assert error == pytest.approx(np.log(2) / 2) and signed == pytest.approx(np.log(2) / 2)
+    assert np.isnan(size_bias({"per_frame": {"box": [[1.0, 1.0, 10.0, 10.0]]}}, truth)[0])
+
+
+def test_outside_dev_cli_tables_seeds_per_preset_and_names_an_unknown_sequence(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT, write_frames
+
+    seq = tmp_path / "data" / "Seq"
+    write_frames(seq / "img", 3)
+    (seq / "groundtruth_rect.txt").write_text("1,1,10,10\n" * 3)
+    results = tmp_path / "results"
+    for preset, seed, p20, auc, side in (("fcnt_plus", 1, 0.5, 0.25, 20.0), ("fcnt_plus", 0, 1.0, 0.75, 20.0),
+                                         ("code", 0, 1.0, 0.5, 10.0)):
+        run = results / "otb" / preset / f"run_00{seed + 1}"
+        run.mkdir(parents=True)
+        (run / "config.json").write_text("{}")
+        boxes = [[1.0, 1.0, 10.0, 10.0]] + [[1.0, 1.0, side, side]] * 2
+        (run / "Seq.json").write_text(json.dumps({"seed": seed, "precision_20": p20, "auc": auc,
+                                                  "per_frame": {"box": boxes}}))
+
+    def cli():
+        return subprocess.run([sys.executable, "-m", "experiments.outside_dev", f"--results_dir={results}",
+                               f"--sequence_dirs={seq}"], cwd=REPO_ROOT, capture_output=True, text=True,
+                              timeout=300)
+
+    done = cli()
+    assert done.returncode == 0, done.stderr
+    table = (results / "outside_dev.md").read_text()
+    # seeds in order, their means; the box twice the truth's side after frame 1: log 2 = 0.693
+    assert "| fcnt_plus | 0, 1 | 1.000 / 0.500 | 0.750 / 0.250 | 0.750 / 0.500 | 0.693 (+0.693) |" in table
+    assert "| code | 0 | 1.000 | 0.500 | 1.000 / 0.500 | 0.000 (+0.000) |" in table
+    assert table.index("| fcnt_plus |") < table.index("| code |")
+    assert [r["seed"] for r in json.loads((results / "outside_dev.json").read_text())["Seq"]["fcnt_plus"]] == [0, 1]
+    (results / "otb" / "code" / "run_001" / "Other.json").write_text("{}")
+    refused = cli()
+    assert refused.returncode != 0 and "Other" in refused.stderr

@@ -351,3 +351,18 @@ def discrimination_updates(row: dict, groundtruth: np.ndarray) -> dict[str, np.n
     error[finite] = metrics.centre_error(boxes["box"][at][finite], gt[at][finite])
     return {"frame": at, "error": error, "nets_iou": metrics.iou(boxes["g_box"][at], boxes["s_box"][at]),
             "confidence": _floats(frames, "confidence")[at], "s_pd": _floats(frames, "s_pd")[at]}
+
+
+def size_bias(row: dict, groundtruth: np.ndarray) -> tuple[float, float]:
+    """The box's size against the truth's over the frames after the first (the given box): the mean
+    of |log(sqrt(box area) / sqrt(truth area))| as in :func:`scale_filter_summary`, and the mean of
+    the signed log (> 0: the box is larger than the target). NaN where no frame is sized."""
+    boxes = np.asarray((row.get("per_frame") or {}).get("box", []), np.float64).reshape(-1, 4)
+    gt = np.asarray(groundtruth, np.float64).reshape(-1, 4)
+    n = min(len(boxes), len(gt))
+    ok = _sized_frames(boxes[:n], gt[:n])
+    ok[:1] = False
+    if not ok.any():
+        return float("nan"), float("nan")
+    signed = 0.5 * np.log((boxes[:n][ok, 2] * boxes[:n][ok, 3]) / (gt[:n][ok, 2] * gt[:n][ok, 3]))
+    return float(np.mean(np.abs(signed))), float(np.mean(signed))

@@ -1,0 +1,108 @@
+"""fcnt_plus against code on the sequences outside the 16 dev sequences (issue 19: "no tuning to the
+dev set"; the held-out sequences are scored by the user, these two are the only others we have):
+VOT2015 *bag* (196 frames, a large deforming bag) and UAV123@10fps *wakeboard7* (67 frames, an
+aerial view of a small target). All frames of each, scored OTB-style (P@20, AUC), seeds 0-2.
+
+The runs (~25 min for fcnt_plus and code on this 2-core CPU; each arm of fcnt_plus as long):
+
+    for p in fcnt_plus code; do
+      python -m experiments.benchmark --dataset=vot --dataset_root=../shared/data/VOT2015 --preset=$p \
+          --num_runs=3 --output_dir=experiments/results/outside_dev/vot/$p
+      python -m experiments.benchmark --dataset=uav123 --dataset_root=../shared/data/UAV123_10fps --preset=$p \
+          --num_runs=3 --output_dir=experiments/results/outside_dev/uav123/$p
+    done
+
+then the table (seconds):
+
+    python -m experiments.outside_dev --results_dir=experiments/results/outside_dev \
+        --sequence_dirs=../shared/data/VOT2015/bag,../shared/data/UAV123_10fps/data_seq/UAV123_10fps/wakeboard7
+
+reads ``<results_dir>/<dataset>/<preset>/run_*/<Seq>.json`` and writes ``outside_dev.md`` / ``.json``
+there: per sequence and preset, P@20 / AUC per seed and their mean, and the box's size against the
+truth's (``eval.ablation.size_bias``: mean |log| of the side ratio, and its signed mean, > 0 where
+the box is too large).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from absl import app, flags
+
+flags.DEFINE_string("results_dir", "experiments/results/outside_dev", "<dataset>/<preset>/run_*/ folders")
+flags.DEFINE_list("sequence_dirs", None, "the sequences' folders (their ground truth); a result is matched by "
+                  "its sequence's name", required=True)
+FLAGS = flags.FLAGS
+
+
+def collect(results_dir: Path, truths: dict[str, np.ndarray]) -> dict[str, dict[str, list[dict]]]:
+    """{sequence: {preset: [one row per run, by seed]}} from every ``<Seq>.json`` found."""
+    from fcnt_jax.eval.ablation import size_bias
+
+    table: dict[str, dict[str, list[dict]]] = {}
+    for path in sorted(results_dir.glob("*/*/run_*/*.json")):
+        if path.stem == "config":
+            continue
+        if path.stem not in truths:
+            raise app.UsageError(f"{path}: no sequence {path.stem} among --sequence_dirs")
+        try:
+            record = json.loads(path.read_text())
+        except ValueError as e:
+            raise app.UsageError(f"{path}: not JSON ({e})") from e
+        error, signed = size_bias(record, truths[path.stem])
+        preset = path.parent.parent.name
+        table.setdefault(path.stem, {}).setdefault(preset, []).append(
+            {"seed": record.get("seed"), "precision_20": record["precision_20"], "auc": record["auc"],
+             "size_error": error, "size_signed": signed})
+    for presets in table.values():
+        for runs in presets.values():
+            runs.sort(key=lambda r: (r["seed"] is None, r["seed"]))
+    return table
+
+
+def lines_for(table: dict[str, dict[str, list[dict]]]) -> list[str]:
+    """Per sequence, one row per preset (fcnt_plus first, code second, then the others by name)."""
+    order = {"fcnt_plus": 0, "code": 1}
+    out = []
+    for seq, presets in table.items():
+        out += ["", f"### {seq}", "",
+                "| preset | seeds | P@20 per seed | AUC per seed | P@20 / AUC (mean) | size error (signed) |",
+                "|---|---|---|---|---|---|"]
+        for preset in sorted(presets, key=lambda p: (order.get(p, 2), p)):
+            runs = presets[preset]
+            mean = {k: float(np.mean([r[k] for r in runs])) for k in ("precision_20", "auc", "size_error", "size_signed")}
+            seeds = ", ".join(str(r["seed"]) for r in runs)
+            per_seed = {k: " / ".join(f"{r[k]:.3f}" for r in runs) for k in ("precision_20", "auc")}
+            out.append(f"| {preset} | {seeds} | {per_seed['precision_20']} | {per_seed['auc']} | "
+                       f"{mean['precision_20']:.3f} / {mean['auc']:.3f} | "
+                       f"{mean['size_error']:.3f} ({mean['size_signed']:+.3f}) |")
+    return out
+
+
+def main(argv):
+    del argv
+    from fcnt_jax.data import open_sequence
+    from fcnt_jax.run import write_text_atomic
+
+    truths = {}
+    for folder in map(Path, FLAGS.sequence_dirs):
+        if not folder.is_dir():
+            raise app.UsageError(f"--sequence_dirs: {folder} is not a folder")
+        truths[folder.name] = np.asarray(open_sequence(folder).groundtruth, np.float64)
+    results = Path(FLAGS.results_dir)
+    table = collect(results, truths)
+    if not table:
+        raise app.UsageError(f"no <dataset>/<preset>/run_*/<Seq>.json under {results}")
+    text = ("fcnt_plus and code (and any arm run) on the sequences outside the 16 dev sequences, every frame, "
+            "scored OTB-style. Size error: mean |log(sqrt(box area) / sqrt(truth area))| over the frames after the "
+            "first, mean over seeds; in brackets its signed mean (> 0: the box larger than the target). "
+            "python -m experiments.outside_dev.\n" + "\n".join(lines_for(table)) + "\n")
+    write_text_atomic(results / "outside_dev.json", json.dumps(table, indent=2))
+    write_text_atomic(results / "outside_dev.md", text)
+    print(text)
+
+
+if __name__ == "__main__":
+    app.run(main)
