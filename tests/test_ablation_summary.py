@@ -433,9 +433,15 @@ def test_size_bias_by_hand():
     assert np.isnan(size_bias({"per_frame": {"box": [[1.0, 1.0, 10.0, 10.0]]}}, truth)[0])
 
 
-def test_outside_dev_cli_tables_seeds_per_preset_and_names_an_unknown_sequence(tmp_path):
+def test_outside_dev_cli_scores_seeds_per_preset_and_names_an_unknown_sequence(tmp_path):
+    """Truth 10x10 at OTB (1, 1) on 3 frames; frame 1 is the given box. code's boxes are the truth:
+    P@20 1, AUC 20/21 (IoU 1 passes every threshold but 1). fcnt_plus seed 0 doubles the side on
+    frames 2-3 (centre 7.1 px off, IoU 0.25, passing 5 of the 21 thresholds): P@20 1, AUC
+    (20 + 5 + 5) / 63, size log 2. Seed 1 moves them 100 px: P@20 1/3, AUC 20/63."""
     import subprocess
     import sys
+
+    import numpy as np
 
     from tests.conftest import REPO_ROOT, write_frames
 
@@ -443,28 +449,31 @@ def test_outside_dev_cli_tables_seeds_per_preset_and_names_an_unknown_sequence(t
     write_frames(seq / "img", 3)
     (seq / "groundtruth_rect.txt").write_text("1,1,10,10\n" * 3)
     results = tmp_path / "results"
-    for preset, seed, p20, auc, side in (("fcnt_plus", 1, 0.5, 0.25, 20.0), ("fcnt_plus", 0, 1.0, 0.75, 20.0),
-                                         ("code", 0, 1.0, 0.5, 10.0)):
+    on = [1.0, 1.0, 10.0, 10.0]
+    for preset, seed, later in (("fcnt_plus", 1, [101.0, 1.0, 10.0, 10.0]), ("fcnt_plus", 0, [1.0, 1.0, 20.0, 20.0]),
+                                ("code", 0, on)):
         run = results / "otb" / preset / f"run_00{seed + 1}"
         run.mkdir(parents=True)
         (run / "config.json").write_text("{}")
-        boxes = [[1.0, 1.0, 10.0, 10.0]] + [[1.0, 1.0, side, side]] * 2
-        (run / "Seq.json").write_text(json.dumps({"seed": seed, "precision_20": p20, "auc": auc,
-                                                  "per_frame": {"box": boxes}}))
+        (run / "Seq.json").write_text(json.dumps({"seed": seed, "per_frame": {"box": [on, later, later]}}))
 
-    def cli():
+    def cli(*extra):
         return subprocess.run([sys.executable, "-m", "experiments.outside_dev", f"--results_dir={results}",
-                               f"--sequence_dirs={seq}"], cwd=REPO_ROOT, capture_output=True, text=True,
+                               f"--sequence_dirs={seq}", *extra], cwd=REPO_ROOT, capture_output=True, text=True,
                               timeout=300)
 
     done = cli()
     assert done.returncode == 0, done.stderr
     table = (results / "outside_dev.md").read_text()
-    # seeds in order, their means; the box twice the truth's side after frame 1: log 2 = 0.693
-    assert "| fcnt_plus | 0, 1 | 1.000 / 0.500 | 0.750 / 0.250 | 0.750 / 0.500 | 0.693 (+0.693) |" in table
-    assert "| code | 0 | 1.000 | 0.500 | 1.000 / 0.500 | 0.000 (+0.000) |" in table
+    # seeds in order and their means; seed 1's box keeps the truth's size: log 2 / 2 on average
+    assert (f"| fcnt_plus | 0, 1 | 1.000 / 0.333 | {30 / 63:.3f} / {20 / 63:.3f} | 0.667 / {25 / 63:.3f} | "
+            f"{np.log(2) / 2:.3f} (+{np.log(2) / 2:.3f}) |") in table
+    assert f"| code | 0 | 1.000 | {20 / 21:.3f} | 1.000 / {20 / 21:.3f} | 0.000 (+0.000) |" in table
     assert table.index("| fcnt_plus |") < table.index("| code |")
     assert [r["seed"] for r in json.loads((results / "outside_dev.json").read_text())["Seq"]["fcnt_plus"]] == [0, 1]
+    assert cli("--max_frames=2").returncode == 0
+    first_two = json.loads((results / "outside_dev_2.json").read_text())["Seq"]["fcnt_plus"]
+    assert [r["precision_20"] for r in first_two] == [1.0, 0.5] and first_two[0]["frames"] == 2
     (results / "otb" / "code" / "run_001" / "Other.json").write_text("{}")
     refused = cli()
     assert refused.returncode != 0 and "Other" in refused.stderr
