@@ -17,7 +17,7 @@ then the table (seconds):
     python -m experiments.outside_dev --results_dir=experiments/results/outside_dev \
         --sequence_dirs=../shared/data/VOT2015/bag,../shared/data/UAV123_10fps/data_seq/UAV123_10fps/wakeboard7
 
-reads ``<results_dir>/<dataset>/<preset>/run_*/<Seq>.json`` and writes ``outside_dev.md`` / ``.json``
+reads ``<results_dir>/<dataset>/<preset>/[run_*/]<Seq>.json`` and writes ``outside_dev.md`` / ``.json``
 there (``outside_dev_<N>.*`` with ``--max_frames=N``): per sequence and preset, P@20 / AUC per seed
 (scored from the record's boxes) and their mean, and the box's size against the truth's (``eval.ablation.size_bias``: mean |log| of the side ratio, and its signed mean, > 0 where
 the box is too large).
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from absl import app, flags
 
-flags.DEFINE_string("results_dir", "experiments/results/outside_dev", "<dataset>/<preset>/run_*/ folders")
+flags.DEFINE_string("results_dir", "experiments/results/outside_dev", "<dataset>/<preset>/[run_*/] folders")
 flags.DEFINE_integer("max_frames", None, "score only the first N frames of each sequence (default: all)",
                      lower_bound=2)
 flags.DEFINE_list("sequence_dirs", None, "the sequences' folders (their ground truth); a result is matched by "
@@ -48,7 +48,8 @@ def collect(results_dir: Path, truths: dict[str, np.ndarray],
     from fcnt_jax.geometry import box_from_otb
 
     table: dict[str, dict[str, list[dict]]] = {}
-    for path in sorted(results_dir.glob("*/*/run_*/*.json")):
+    # A benchmark run with --num_runs writes run_<k>/ folders, a single run the preset's folder itself.
+    for path in sorted([*results_dir.glob("*/*/*.json"), *results_dir.glob("*/*/run_*/*.json")]):
         if path.stem == "config":
             continue
         if path.stem not in truths:
@@ -63,7 +64,7 @@ def collect(results_dir: Path, truths: dict[str, np.ndarray],
         truth = truths[path.stem][:max_frames]
         scores = sequence_scores(box_from_otb(boxes), truth)
         error, signed = size_bias({"per_frame": {"box": boxes}}, truth)
-        preset = path.parent.parent.name
+        preset = (path.parent.parent if path.parent.name.startswith("run_") else path.parent).name
         table.setdefault(path.stem, {}).setdefault(preset, []).append(
             {"seed": record.get("seed"), "frames": int(min(len(boxes), len(truth))),
              "precision_20": scores["precision_20"], "auc": scores["auc"], "size_error": error, "size_signed": signed})
@@ -105,7 +106,7 @@ def main(argv):
     results = Path(FLAGS.results_dir)
     table = collect(results, truths, FLAGS.max_frames)
     if not table:
-        raise app.UsageError(f"no <dataset>/<preset>/run_*/<Seq>.json under {results}")
+        raise app.UsageError(f"no <dataset>/<preset>/[run_*/]<Seq>.json under {results}")
     frames = "every frame" if FLAGS.max_frames is None else f"the first {FLAGS.max_frames} frames"
     text = (f"fcnt_plus and code (and any arm run) on the sequences outside the 16 dev sequences, {frames}, "
             "scored OTB-style. Size error: mean |log(sqrt(box area) / sqrt(truth area))| over the frames after the "

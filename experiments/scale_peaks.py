@@ -17,7 +17,9 @@ does its size error shrink more often when the peak is high? For each ``--window
 windows of frames (``eval.ablation.scale_windows``, those in which the box was resized), pooled
 over the sequences and cut into quartiles of their mean peak: the share in which the filter's
 size ended nearer the truth's than the size held from the frame before (a gate closed over the
-window), and both mean errors. Seconds.
+window), and both mean errors. Last, how much of the target's size change the box follows over
+spans of ``--follow_lag`` frames where the truth shrank or grew by more than 5 %
+(``eval.ablation.size_following``), per sequence and pooled. Seconds.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ flags.DEFINE_list("results_dirs", None, "folders holding <Seq>.json with per-fra
 flags.DEFINE_list("dataset_roots", [], "OTB-layout roots where each sequence's ground truth is found")
 flags.DEFINE_string("output_dir", None, "where scale_peaks.md / .json go", required=True)
 flags.DEFINE_list("windows", ["1", "10", "30"], "window lengths (frames) for the size error's change by peak")
+flags.DEFINE_integer("follow_lag", 10, "span (frames) over which the box's size change is set beside the truth's",
+                     lower_bound=1)
 FLAGS = flags.FLAGS
 
 
@@ -61,16 +65,31 @@ def by_peak_quartile(windows: np.ndarray) -> list[dict]:
     return out
 
 
+def follow_pooled(following: dict[str, dict[str, tuple]]) -> dict[str, tuple]:
+    """``size_following``'s rows pooled over sequences: spans summed, means weighted by spans."""
+    out = {}
+    for kind in ("shrink", "grow"):
+        rows = [f[kind] for f in following.values() if f[kind][0] > 0]
+        spans = sum(r[0] for r in rows)
+        out[kind] = (spans, sum(r[0] * r[1] for r in rows) / spans if spans else float("nan"),
+                     sum(r[0] * r[2] for r in rows) / spans if spans else float("nan"))
+    return out
+
+
+def _follow_cell(row: tuple) -> str:
+    return f"{row[0]}, {row[1]:+.3f}, {row[2]:+.3f}" if row[0] else "0"
+
+
 def main(argv):
     del argv
     from fcnt_jax.data import open_sequence
-    from fcnt_jax.eval.ablation import scale_filter_summary, scale_windows
+    from fcnt_jax.eval.ablation import scale_filter_summary, scale_windows, size_following
     from fcnt_jax.run import write_text_atomic
 
     if not all(w.isdigit() and int(w) >= 1 for w in FLAGS.windows):
         raise app.UsageError(f"--windows: whole numbers of frames >= 1, got {FLAGS.windows}")
     lengths = [int(w) for w in FLAGS.windows]
-    rows, windows = {}, {w: [] for w in lengths}
+    rows, windows, following = {}, {w: [] for w in lengths}, {}
     for folder in map(Path, FLAGS.results_dirs):
         if not folder.is_dir():
             raise app.UsageError(f"--results_dirs: {folder} is not a folder")
@@ -90,6 +109,8 @@ def main(argv):
             if truth is not None:
                 for w in lengths:
                     windows[w].append(scale_windows(record, truth, w))
+                if summary:
+                    following[path.stem] = size_following(record, truth, FLAGS.follow_lag)
             if summary:
                 rows[path.stem] = {**summary, "auc": record.get("auc")}
     if not rows:
@@ -125,10 +146,21 @@ def main(argv):
                  + "".join(f"| {q['peak_lo']:.3f}-{q['peak_hi']:.3f} | {q['windows']} | {q['filter_nearer']:.2f} | "
                            f"{q['error_filter']:.3f} | {q['error_held']:.3f} | {q['error_before']:.3f} |\n"
                            for q in table))
+    pooled = follow_pooled(following)
+    if following:
+        text += (f"\nHow much of the target's size change the box follows: over spans of {FLAGS.follow_lag} frames, "
+                 "where the truth's side shrank or grew by more than 5 % (log), the mean change of the truth's and "
+                 "of the box's log side (eval.ablation.size_following).\n\n"
+                 "| sequence | shrink: spans, truth, box | grow: spans, truth, box |\n|---|---|---|\n"
+                 + "".join(f"| {name} | {_follow_cell(f['shrink'])} | {_follow_cell(f['grow'])} |\n"
+                           for name, f in list(following.items()) + [("**pooled**", pooled)]))
     out = Path(FLAGS.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "scale_peaks.json", json.dumps({"sequences": rows, "spearman_peak_vs_size_error": rho,
-                                                            "windows_by_peak_quartile": {str(w): q for w, q in quartiles.items()}},
+                                                            "windows_by_peak_quartile": {str(w): q for w, q in quartiles.items()},
+                                                            "size_following": {"lag": FLAGS.follow_lag,
+                                                                               "sequences": following,
+                                                                               "pooled": pooled}},
                                                            indent=2))
     write_text_atomic(out / "scale_peaks.md", text)
     print(text)

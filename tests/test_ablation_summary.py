@@ -339,6 +339,10 @@ def test_scale_peaks_cli_tabulates_windows_against_a_held_size_from_the_ground_t
     assert "| 0.275-0.350 | 1 | 1.00 | 0.000 | 0.095 | 0.095 |" in table  # frame 3: 11 -> 10
     quartiles = json.loads((out / "scale_peaks.json").read_text())["windows_by_peak_quartile"]["1"]
     assert [q["filter_nearer"] for q in quartiles] == [0.0, 1.0, 0.0, 1.0]
+    # The truth keeps its size: no span in which it shrank or grew (eval.ablation.size_following).
+    following = json.loads((out / "scale_peaks.json").read_text())["size_following"]
+    assert following["lag"] == 10 and following["sequences"]["Seq"]["grow"][0] == 0
+    assert "| Seq | 0 | 0 |" in table
     refused = cli("--windows=0")
     assert refused.returncode != 0 and "--windows" in refused.stderr
 
@@ -452,7 +456,8 @@ def test_outside_dev_cli_scores_seeds_per_preset_and_names_an_unknown_sequence(t
     on = [1.0, 1.0, 10.0, 10.0]
     for preset, seed, later in (("fcnt_plus", 1, [101.0, 1.0, 10.0, 10.0]), ("fcnt_plus", 0, [1.0, 1.0, 20.0, 20.0]),
                                 ("code", 0, on)):
-        run = results / "otb" / preset / f"run_00{seed + 1}"
+        # code as a single run writes it: no run_<k> folder
+        run = results / "otb" / preset / ("" if preset == "code" else f"run_00{seed + 1}")
         run.mkdir(parents=True)
         (run / "config.json").write_text("{}")
         (run / "Seq.json").write_text(json.dumps({"seed": seed, "per_frame": {"box": [on, later, later]}}))
@@ -474,6 +479,23 @@ def test_outside_dev_cli_scores_seeds_per_preset_and_names_an_unknown_sequence(t
     assert cli("--max_frames=2").returncode == 0
     first_two = json.loads((results / "outside_dev_2.json").read_text())["Seq"]["fcnt_plus"]
     assert [r["precision_20"] for r in first_two] == [1.0, 0.5] and first_two[0]["frames"] == 2
-    (results / "otb" / "code" / "run_001" / "Other.json").write_text("{}")
+    (results / "otb" / "code" / "Other.json").write_text("{}")
     refused = cli()
     assert refused.returncode != 0 and "Other" in refused.stderr
+
+
+def test_size_following_by_hand():
+    """Truth sides 10, 10, 5, 5, 10 (log changes over 2 frames: -log 2, -log 2, +log 2); the box
+    10, 10, 10, 10, 20: it holds while the truth shrinks, then doubles with it."""
+    import numpy as np
+
+    from fcnt_jax.eval.ablation import size_following
+
+    truth = np.array([[0.0, 0.0, a, a] for a in (10.0, 10.0, 5.0, 5.0, 10.0)])
+    row = {"per_frame": {"box": [[1.0, 1.0, a, a] for a in (10.0, 10.0, 10.0, 10.0, 20.0)]}}
+    got = size_following(row, truth, lag=2)
+    assert got["shrink"] == (2, pytest.approx(-np.log(2)), pytest.approx(0.0))
+    assert got["grow"] == (1, pytest.approx(np.log(2)), pytest.approx(np.log(2)))
+    truth[4] = np.nan  # the growing span loses its end
+    assert size_following(row, truth, lag=2)["grow"][0] == 0
+    assert size_following(row, truth, lag=9)["shrink"][0] == 0  # shorter than the span

@@ -366,3 +366,24 @@ def size_bias(row: dict, groundtruth: np.ndarray) -> tuple[float, float]:
         return float("nan"), float("nan")
     signed = 0.5 * np.log((boxes[:n][ok, 2] * boxes[:n][ok, 3]) / (gt[:n][ok, 2] * gt[:n][ok, 3]))
     return float(np.mean(np.abs(signed))), float(np.mean(signed))
+
+
+def size_following(row: dict, groundtruth: np.ndarray, lag: int, least: float = 0.05) -> dict[str, tuple]:
+    """How much of the target's size change the box follows: over every span of ``lag`` frames, the
+    change of log sqrt(area) of the truth and of the box; the spans where the truth shrank by more
+    than ``least`` and those where it grew by more, each as (spans, mean truth change, mean box
+    change). A box that follows fully has equal means; a held size has box change 0."""
+    boxes = np.asarray((row.get("per_frame") or {}).get("box", []), np.float64).reshape(-1, 4)
+    gt = np.asarray(groundtruth, np.float64).reshape(-1, 4)
+    n = min(len(boxes), len(gt))
+    boxes, gt = boxes[:n], gt[:n]
+    ok = _sized_frames(boxes, gt)
+    log_box = np.where(ok, 0.5 * np.log(np.where(ok, boxes[:, 2] * boxes[:, 3], 1.0)), np.nan)
+    log_gt = np.where(ok, 0.5 * np.log(np.where(ok, gt[:, 2] * gt[:, 3], 1.0)), np.nan)
+    d_box, d_gt = log_box[lag:] - log_box[:-lag], log_gt[lag:] - log_gt[:-lag]
+    out = {}
+    for name, spans in (("shrink", d_gt < -least), ("grow", d_gt > least)):
+        spans &= np.isfinite(d_gt) & np.isfinite(d_box)
+        out[name] = (int(spans.sum()), float(d_gt[spans].mean()) if spans.any() else float("nan"),
+                     float(d_box[spans].mean()) if spans.any() else float("nan"))
+    return out
