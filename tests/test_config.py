@@ -238,6 +238,21 @@ def test_every_result_folder_holds_the_configuration_of_the_preset_it_is_read_as
         assert dataclasses.replace(ran, preset=preset) == want, f"{folder}: config.json is not {preset}'s configuration"
 
 
+def test_the_outside_dev_folders_hold_the_configuration_of_the_preset_they_are_named_by():
+    """experiments/results/outside_dev/<dataset>/<preset>/[run_*/] (named by today's presets when they
+    ran, 2026-12-07): each config.json must still be that preset's, or the table would mislabel it."""
+    import json
+
+    from tests.conftest import REPO_ROOT
+
+    configs = sorted((REPO_ROOT / "experiments" / "results" / "outside_dev").glob("*/*/**/config.json"))
+    assert len(configs) >= 20
+    for path in configs:
+        preset = (path.parent.parent if path.parent.name.startswith("run_") else path.parent).name
+        ran = FCNTConfig.from_dict(json.loads(path.read_text()))
+        assert dataclasses.replace(ran, preset=preset) == get_config(preset), f"{path}: not {preset}'s configuration"
+
+
 def test_rejected_candidates_are_one_change_on_fcnt_plus_as_first_built():
     code, first = get_config("code"), get_config("fcnt_plus_scale_from_start")
     for name, fields_changed in {
