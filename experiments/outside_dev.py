@@ -19,8 +19,9 @@ then the table (seconds):
 
 reads ``<results_dir>/<dataset>/<preset>/[run_*/]<Seq>.json`` and writes ``outside_dev.md`` / ``.json``
 there (``outside_dev_<N>.*`` with ``--max_frames=N``): per sequence and preset, P@20 / AUC per seed
-(scored from the record's boxes) and their mean, and the box's size against the truth's (``eval.ablation.size_bias``: mean |log| of the side ratio, and its signed mean, > 0 where
-the box is too large).
+(scored from the record's boxes) and their mean, and the box's size against the truth's
+(``eval.ablation.size_bias``: mean |log| of the side ratio, and its signed mean, > 0 where the box
+is too large).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def collect(results_dir: Path, truths: dict[str, np.ndarray],
             raise app.UsageError(f"{path}: no per-frame boxes to score")
         truth = truths[path.stem][:max_frames]
         scores = sequence_scores(box_from_otb(boxes), truth)
-        error, signed = size_bias({"per_frame": {"box": boxes}}, truth)
+        error, signed = size_bias(boxes, truth)
         preset = (path.parent.parent if path.parent.name.startswith("run_") else path.parent).name
         table.setdefault(path.stem, {}).setdefault(preset, []).append(
             {"seed": record.get("seed"), "frames": int(min(len(boxes), len(truth))),

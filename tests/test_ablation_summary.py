@@ -428,13 +428,13 @@ def test_size_bias_by_hand():
     from fcnt_jax.eval.ablation import size_bias
 
     truth = np.array([[0.0, 0.0, 10.0, 10.0]] * 4)
-    row = {"per_frame": {"box": [[1.0, 1.0, a, a] for a in (10.0, 20.0, 5.0, 10.0)]}}
-    error, signed = size_bias(row, truth)
+    boxes = [[1.0, 1.0, a, a] for a in (10.0, 20.0, 5.0, 10.0)]
+    error, signed = size_bias(boxes, truth)
     assert error == pytest.approx(2 * np.log(2) / 3) and signed == pytest.approx(0.0)
     truth[2] = np.nan  # frame 3 (the 5x5 box) unscored: 20, 10 remain
-    error, signed = size_bias(row, truth)
+    error, signed = size_bias(boxes, truth)
     assert error == pytest.approx(np.log(2) / 2) and signed == pytest.approx(np.log(2) / 2)
-    assert np.isnan(size_bias({"per_frame": {"box": [[1.0, 1.0, 10.0, 10.0]]}}, truth)[0])
+    assert np.isnan(size_bias([[1.0, 1.0, 10.0, 10.0]], truth)[0])
 
 
 def test_outside_dev_cli_scores_seeds_per_preset_and_names_an_unknown_sequence(tmp_path):

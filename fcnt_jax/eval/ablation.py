@@ -287,15 +287,20 @@ def _floats(frames: dict, key: str) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in frames.get(key, [])], np.float64)
 
 
-def _size_errors(boxes: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """Per frame (as many as both have), |log(sqrt(box area) / sqrt(truth area))|; NaN where
-    :func:`_sized_frames` says the target or the box has no size."""
+def _log_size_ratios(boxes: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Per frame (as many as both have), log(sqrt(box area) / sqrt(truth area)), > 0 where the box
+    is larger; NaN where :func:`_sized_frames` says the target or the box has no size."""
     n = min(len(boxes), len(gt))
     boxes, gt = boxes[:n], gt[:n]
-    error = np.full(n, np.nan)
+    ratio = np.full(n, np.nan)
     ok = _sized_frames(boxes, gt)
-    error[ok] = np.abs(0.5 * np.log((boxes[ok, 2] * boxes[ok, 3]) / (gt[ok, 2] * gt[ok, 3])))
-    return error
+    ratio[ok] = 0.5 * np.log((boxes[ok, 2] * boxes[ok, 3]) / (gt[ok, 2] * gt[ok, 3]))
+    return ratio
+
+
+def _size_errors(boxes: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Per frame, |log(sqrt(box area) / sqrt(truth area))| (:func:`_log_size_ratios`)."""
+    return np.abs(_log_size_ratios(boxes, gt))
 
 
 def scale_windows(row: dict, groundtruth: np.ndarray, window: int) -> np.ndarray:
@@ -353,19 +358,16 @@ def discrimination_updates(row: dict, groundtruth: np.ndarray) -> dict[str, np.n
             "confidence": _floats(frames, "confidence")[at], "s_pd": _floats(frames, "s_pd")[at]}
 
 
-def size_bias(row: dict, groundtruth: np.ndarray) -> tuple[float, float]:
+def size_bias(boxes: np.ndarray, groundtruth: np.ndarray) -> tuple[float, float]:
     """The box's size against the truth's over the frames after the first (the given box): the mean
     of |log(sqrt(box area) / sqrt(truth area))| as in :func:`scale_filter_summary`, and the mean of
     the signed log (> 0: the box is larger than the target). NaN where no frame is sized."""
-    boxes = np.asarray((row.get("per_frame") or {}).get("box", []), np.float64).reshape(-1, 4)
-    gt = np.asarray(groundtruth, np.float64).reshape(-1, 4)
-    n = min(len(boxes), len(gt))
-    ok = _sized_frames(boxes[:n], gt[:n])
-    ok[:1] = False
-    if not ok.any():
+    ratio = _log_size_ratios(np.asarray(boxes, np.float64).reshape(-1, 4),
+                             np.asarray(groundtruth, np.float64).reshape(-1, 4))[1:]
+    ratio = ratio[np.isfinite(ratio)]
+    if not len(ratio):
         return float("nan"), float("nan")
-    signed = 0.5 * np.log((boxes[:n][ok, 2] * boxes[:n][ok, 3]) / (gt[:n][ok, 2] * gt[:n][ok, 3]))
-    return float(np.mean(np.abs(signed))), float(np.mean(signed))
+    return float(np.mean(np.abs(ratio))), float(np.mean(ratio))
 
 
 def size_following(row: dict, groundtruth: np.ndarray, lag: int, least: float = 0.05) -> dict[str, tuple]:
