@@ -46,3 +46,40 @@ def sequence_folders(roots: list[str], names: list[str] | None = None) -> list:
         raise app.UsageError(f"no sequence folders under {[r for r in roots if r]}"
                              + (f" named {names}" if names else ""))
     return folders
+
+
+def read_record(path) -> dict:
+    """A ``<Seq>.json`` result record; a file that is not JSON is a UsageError naming it."""
+    import json
+
+    from absl import app
+
+    try:
+        return json.loads(path.read_text())
+    except ValueError as e:
+        raise app.UsageError(f"{path}: not JSON ({e})") from e
+
+
+def records_in(folders: list[str]):
+    """``(path, record)`` for every ``<Seq>.json`` (not ``config.json``) of each folder, sorted by
+    name; a folder that is not one is a UsageError naming it."""
+    from pathlib import Path
+
+    from absl import app
+
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            raise app.UsageError(f"--results_dirs: {folder} is not a folder")
+        for path in sorted(folder.glob("*.json")):
+            if path.stem != "config":
+                yield path, read_record(path)
+
+
+def truth_under(roots: list[str], name: str):
+    """The ground truth of the sequence ``name`` in the first of ``roots`` holding it, else None."""
+    from pathlib import Path
+
+    from fcnt_jax.data import open_sequence
+
+    root = next((r for r in map(Path, roots) if (r / name).is_dir()), None)
+    return None if root is None else open_sequence(root / name).groundtruth

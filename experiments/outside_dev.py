@@ -44,6 +44,7 @@ def collect(results_dir: Path, truths: dict[str, np.ndarray],
             max_frames: int | None = None) -> dict[str, dict[str, list[dict]]]:
     """{sequence: {preset: [one row per run, by seed]}} from every ``<Seq>.json`` found, scored
     here from its per-frame boxes (on the first ``max_frames`` frames where given)."""
+    from experiments import read_record
     from fcnt_jax.eval.ablation import size_bias
     from fcnt_jax.eval.metrics import sequence_scores
     from fcnt_jax.geometry import box_from_otb
@@ -55,10 +56,7 @@ def collect(results_dir: Path, truths: dict[str, np.ndarray],
             continue
         if path.stem not in truths:
             raise app.UsageError(f"{path}: no sequence {path.stem} among --sequence_dirs")
-        try:
-            record = json.loads(path.read_text())
-        except ValueError as e:
-            raise app.UsageError(f"{path}: not JSON ({e})") from e
+        record = read_record(path)
         boxes = np.asarray((record.get("per_frame") or {}).get("box", []), np.float64).reshape(-1, 4)[:max_frames]
         if len(boxes) < 2:
             raise app.UsageError(f"{path}: no per-frame boxes to score")

@@ -82,7 +82,7 @@ def _follow_cell(row: tuple) -> str:
 
 def main(argv):
     del argv
-    from fcnt_jax.data import open_sequence
+    from experiments import records_in, truth_under
     from fcnt_jax.eval.ablation import scale_filter_summary, scale_windows, size_following
     from fcnt_jax.run import write_text_atomic
 
@@ -90,29 +90,16 @@ def main(argv):
         raise app.UsageError(f"--windows: whole numbers of frames >= 1, got {FLAGS.windows}")
     lengths = [int(w) for w in FLAGS.windows]
     rows, windows, following = {}, {w: [] for w in lengths}, {}
-    for folder in map(Path, FLAGS.results_dirs):
-        if not folder.is_dir():
-            raise app.UsageError(f"--results_dirs: {folder} is not a folder")
-        for path in sorted(folder.glob("*.json")):
-            if path.stem == "config":
-                continue
-            try:
-                record = json.loads(path.read_text())
-            except ValueError as e:
-                raise app.UsageError(f"{path}: not JSON ({e})") from e
-            truth = None
-            for root in map(Path, FLAGS.dataset_roots):
-                if (root / path.stem).is_dir():
-                    truth = open_sequence(root / path.stem).groundtruth
-                    break
-            summary = scale_filter_summary(record, truth)
-            if truth is not None:
-                for w in lengths:
-                    windows[w].append(scale_windows(record, truth, w))
-                if summary:
-                    following[path.stem] = size_following(record, truth, FLAGS.follow_lag)
+    for path, record in records_in(FLAGS.results_dirs):
+        truth = truth_under(FLAGS.dataset_roots, path.stem)
+        summary = scale_filter_summary(record, truth)
+        if truth is not None:
+            for w in lengths:
+                windows[w].append(scale_windows(record, truth, w))
             if summary:
-                rows[path.stem] = {**summary, "auc": record.get("auc")}
+                following[path.stem] = size_following(record, truth, FLAGS.follow_lag)
+        if summary:
+            rows[path.stem] = {**summary, "auc": record.get("auc")}
     if not rows:
         raise app.UsageError(f"no sequence under {FLAGS.results_dirs} has per-frame scale peaks (a preset with "
                              "the scale filter, run since scale_peak is recorded)")

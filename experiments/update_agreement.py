@@ -55,30 +55,21 @@ def tally(updates: dict[str, np.ndarray], bad_px: float, iou: float) -> dict:
 
 def main(argv):
     del argv
-    from fcnt_jax.data import open_sequence
+    from experiments import records_in, truth_under
     from fcnt_jax.eval.ablation import discrimination_updates
     from fcnt_jax.run import write_text_atomic
 
     per_sequence, pooled = {}, []
-    for folder in map(Path, FLAGS.results_dirs):
-        if not folder.is_dir():
-            raise app.UsageError(f"--results_dirs: {folder} is not a folder")
-        for path in sorted(folder.glob("*.json")):
-            if path.stem == "config":
-                continue
-            try:
-                record = json.loads(path.read_text())
-            except ValueError as e:
-                raise app.UsageError(f"{path}: not JSON ({e})") from e
-            root = next((r for r in map(Path, FLAGS.dataset_roots) if (r / path.stem).is_dir()), None)
-            if root is None:
-                raise app.UsageError(f"{path}: no sequence {path.stem} under --dataset_roots {FLAGS.dataset_roots}")
-            try:
-                updates = discrimination_updates(record, open_sequence(root / path.stem).groundtruth)
-            except ValueError as e:
-                raise app.UsageError(f"{path}: {e}") from e
-            per_sequence[path.stem] = tally(updates, FLAGS.bad_px, FLAGS.iou)
-            pooled.append(updates)
+    for path, record in records_in(FLAGS.results_dirs):
+        truth = truth_under(FLAGS.dataset_roots, path.stem)
+        if truth is None:
+            raise app.UsageError(f"{path}: no sequence {path.stem} under --dataset_roots {FLAGS.dataset_roots}")
+        try:
+            updates = discrimination_updates(record, truth)
+        except ValueError as e:
+            raise app.UsageError(f"{path}: {e}") from e
+        per_sequence[path.stem] = tally(updates, FLAGS.bad_px, FLAGS.iou)
+        pooled.append(updates)
     if not per_sequence:
         raise app.UsageError(f"no <Seq>.json under {FLAGS.results_dirs}")
     every = {k: np.concatenate([u[k] for u in pooled]) for k in pooled[0]}
