@@ -31,13 +31,3 @@ def synthetic_sequence(num_frames: int = 40, size=(96, 128), obj=(18, 26), seed:
         frames.append(np.clip(img + rng.normal(0, 4, img.shape), 0, 255).astype(np.uint8))
         boxes.append([round(x), round(y), ow, oh])
     return np.stack(frames), np.asarray(boxes, np.float64)
-
-
-def zoomed(frame: np.ndarray, centre, zoom: float) -> np.ndarray:
-    """``frame`` (uint8 H x W x 3) magnified ``zoom`` times about ``centre`` (x, y): a planted scale
-    change, for the scale filter's tests."""
-    from PIL import Image
-
-    a, (cx, cy) = 1.0 / zoom, centre  # out(p) = in(c + (p - c) / zoom)
-    return np.asarray(Image.fromarray(frame).transform(frame.shape[1::-1], Image.AFFINE,
-                                                       (a, 0, cx - a * cx, 0, a, cy - a * cy), Image.BICUBIC))

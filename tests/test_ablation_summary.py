@@ -499,3 +499,77 @@ def test_size_following_by_hand():
     truth[4] = np.nan  # the growing span loses its end
     assert size_following(row, truth, lag=2)["grow"][0] == 0
     assert size_following(row, truth, lag=9)["shrink"][0] == 0  # shorter than the span
+
+
+def test_planted_zooms_shrink_one_percent_a_frame_and_come_back():
+    import numpy as np
+
+    from experiments.scale_alignment import planted_zooms
+
+    zooms = planted_zooms(3)
+    np.testing.assert_allclose(zooms, [1.01 ** -1, 1.01 ** -2, 1.01 ** -3, 1.01 ** -2, 1.01 ** -1, 1.0])
+
+
+def test_the_scale_filter_follows_a_planted_zoom_at_the_true_centre():
+    """Car4's first frame zoomed 1 % less per frame, then back: at the true centre (no jitter) the
+    filter's box follows the truth to within one of its 2 % steps on every frame."""
+    import numpy as np
+
+    from experiments.scale_alignment import planted_zooms, run_filter
+    from fcnt_jax.config import get_config
+    from fcnt_jax.data import open_sequence
+    from fcnt_jax.data.sequence import load_frame
+    from tests.conftest import REPO_ROOT
+
+    car4 = REPO_ROOT.parent / "shared" / "data" / "OTB_analysis" / "Car4"
+    if not car4.is_dir():
+        pytest.skip(f"{car4} is not here")
+    seq = open_sequence(car4)
+    out = run_filter(load_frame(seq.frame_paths[0]), np.asarray(seq.init_box, np.float64), planted_zooms(4), 0.0,
+                     np.random.default_rng(0), get_config("fcnt_plus").scale_filter)
+    assert out.shape == (8, 3)
+    assert np.all(np.abs(np.log(out[:, 1] / out[:, 0])) <= np.log(1.02) + 1e-6), out
+    assert out[3, 1] < 0.98  # it did shrink
+
+
+def test_tracker_alignment_by_hand():
+    """Truth 10x10 at 0-based (0, 0) (side 10); boxes (OTB 1-based) on it, 2 px right, 6 px right:
+    frame 1 left out, so the median of 0.2 and 0.6 is 0.4; peaks null, 0.3, 0.5 -> 0.4."""
+    import numpy as np
+
+    from experiments.scale_alignment import tracker_alignment
+
+    truth = np.array([[0.0, 0.0, 10.0, 10.0]] * 3)
+    record = {"per_frame": {"box": [[1.0, 1.0, 10.0, 10.0], [3.0, 1.0, 10.0, 10.0], [7.0, 1.0, 10.0, 10.0]],
+                            "scale_peak": [None, 0.3, 0.5]}}
+    error, peak = tracker_alignment(record, truth)
+    assert error == pytest.approx(0.4) and peak == pytest.approx(0.4)
+
+
+def test_scale_alignment_cli_tables_the_planted_run_beside_the_tracker_and_refuses_bad_jitters(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT, write_frames
+
+    root, runs, out = tmp_path / "data", tmp_path / "runs", tmp_path / "out"
+    write_frames(root / "Seq" / "img", 2, size=(64, 48))
+    (root / "Seq" / "groundtruth_rect.txt").write_text("21,15,20,16\n" * 2)
+    runs.mkdir()
+    (runs / "Seq.json").write_text(json.dumps({"per_frame": {"box": [[21.0, 15.0, 20.0, 16.0], [25.0, 15.0, 20.0, 16.0]],
+                                                             "scale_peak": [None, 0.25]}}))
+
+    def cli(*extra):
+        return subprocess.run([sys.executable, "-m", "experiments.scale_alignment", f"--dataset_roots={root}",
+                               f"--records={runs}", f"--output_dir={out}", "--frames=1", *extra], cwd=REPO_ROOT,
+                              capture_output=True, text=True, timeout=300)
+
+    done = cli("--jitters=0")
+    assert done.returncode == 0, done.stderr
+    got = json.loads((out / "scale_alignment.json").read_text())
+    assert set(got["sequences"]["Seq"]) == {"0.0"} and got["summary"]["0.0"]["error_turn"] < 0.02
+    assert got["tracker"]["Seq"] == {"centre_error_over_side": pytest.approx(4 / (20 * 16) ** 0.5),
+                                     "peak_median": 0.25}
+    assert "| Seq | 0.224 | 0.250 |" in (out / "scale_alignment.md").read_text()
+    refused = cli("--jitters=-0.1")
+    assert refused.returncode != 0 and "--jitters" in refused.stderr

@@ -10,7 +10,7 @@ import pytest
 from fcnt_jax import geometry
 from fcnt_jax import scale_filter as sf
 from fcnt_jax.config import ConfigError, ScaleFilterConfig, get_config
-from tests.synthetic import zoomed
+from fcnt_jax.eval.planted import zoomed
 
 CFG = ScaleFilterConfig(enabled=True)
 CAR4 = Path(__file__).resolve().parents[2] / "shared" / "data" / "OTB_analysis" / "Car4"

@@ -11,7 +11,8 @@ from fcnt_jax import geometry, tracker
 from fcnt_jax.config import get_config
 from fcnt_jax.eval.metrics import sequence_scores
 
-from tests.synthetic import synthetic_sequence, zoomed
+from fcnt_jax.eval.planted import zoomed
+from tests.synthetic import synthetic_sequence
 from tests.test_backbone import tiny_params
 
 # Small shapes for a tiny random backbone (16/20 channels at conv4_3/conv5_3). The learning rates
