@@ -15,7 +15,16 @@ centre moved by Gaussian noise whose sd per axis is ``--jitters`` x the current 
 by ``--seed``). Per jitter, over the sequences: the box's size error (|log| of its side over the
 truth's) at the turn and at the end, and the filter's median response peak. With ``--records``
 (a fcnt_plus run's ``<Seq>.json``), beside it the tracker's own centre error over the truth's side
-(median over frames) and its median peak, so the two can be read together. A few minutes.
+(median over frames) and its median peak, so the two can be read together. With
+``--real_max_frames`` (one N per root), also the filter on each sequence's own first N frames at
+the truth's centre on every frame (an oracle centre), its size error and how much of the truth's
+size change it follows beside the tracker's (``--jitters=`` skips the planted run):
+
+    python -m experiments.scale_alignment --jitters= --real_max_frames=120,150 \
+        --dataset_roots=../shared/data/OTB,../shared/data/OTB_analysis --records=... \
+        --output_dir=experiments/results/scale_alignment/true_centre
+
+A few minutes each.
 """
 
 from __future__ import annotations
@@ -31,6 +40,9 @@ flags.DEFINE_list("records", [], "folders with a fcnt_plus run's <Seq>.json (per
 flags.DEFINE_list("jitters", ["0", "0.05", "0.1", "0.2"], "centre noise sd per axis, as a fraction of the box side")
 flags.DEFINE_integer("frames", 30, "frames of shrinking (1 % each), then as many growing back", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "seed of the centre noise")
+flags.DEFINE_list("real_max_frames", [], "also run the filter on each sequence's real frames at the true centre (an "
+                  "oracle centre), on its first N frames: N per root of --dataset_roots, in order (the dev sets' 120, "
+                  "150); empty: not run")
 flags.DEFINE_string("output_dir", None, "where scale_alignment.md / .json go", required=True)
 FLAGS = flags.FLAGS
 
@@ -68,6 +80,41 @@ def run_filter(image: np.ndarray, box: np.ndarray, zooms: np.ndarray, jitter: fl
     return np.asarray(rows)
 
 
+def filter_at_true_centre(seq, max_frames: int, cfg) -> np.ndarray:
+    """The filter on ``seq``'s own frames (the first ``max_frames``), trained on its first box and
+    run as the tracker runs it, but at the truth's centre on every frame (an oracle centre; a frame
+    without a valid truth holds the size and model). The boxes (0-based ``x, y, w, h``) per frame,
+    the first the given box."""
+    import jax
+    import jax.numpy as jnp
+
+    from fcnt_jax import scale_filter as sf
+    from fcnt_jax.data.sequence import load_frame
+
+    seq = seq.truncated(max_frames)
+    gt = np.asarray(seq.groundtruth, np.float64)
+    first = load_frame(seq.frame_paths[0])
+    hw = jnp.asarray(first.shape[:2], jnp.float32)
+    box = np.asarray(seq.init_box, np.float64)
+    estimate = jax.jit(lambda m, f, c, s: sf.estimate(m, f, c, s, hw, cfg))
+    update = jax.jit(lambda m, f, c, s: sf.update_model(m, f, c, s, hw, cfg))
+    model = sf.init_model(jnp.asarray(first), jnp.asarray(box, jnp.float32), hw, cfg)
+    size = jnp.asarray(box[2:4], jnp.float32)
+    boxes = [box]
+    for t in range(1, len(seq)):
+        centre = gt[t, :2] + gt[t, 2:] / 2
+        if np.all(np.isfinite(centre)):
+            frame = jnp.asarray(load_frame(seq.frame_paths[t]))
+            at = jnp.asarray(centre, jnp.float32)
+            size, _, _ = estimate(model, frame, at, size)
+            model = update(model, frame, at, size)
+        else:
+            centre = boxes[-1][:2] + boxes[-1][2:] / 2
+        w, h = (float(v) for v in size)
+        boxes.append(np.array([centre[0] - w / 2, centre[1] - h / 2, w, h]))
+    return np.asarray(boxes)
+
+
 def tracker_alignment(record: dict, groundtruth: np.ndarray) -> tuple[float, float]:
     """From a tracker's per-frame record, frames after the first with a sized truth: the median of
     the centre error over the truth's side (sqrt of its area), and the median scale-filter peak."""
@@ -91,6 +138,7 @@ def main(argv):
     del argv
     from experiments import records_in, sequence_folders, truth_under
     from fcnt_jax.config import get_config
+    from fcnt_jax.eval.ablation import size_bias, size_following
     from fcnt_jax.data import open_sequence
     from fcnt_jax.data.sequence import load_frame
     from fcnt_jax.run import write_text_atomic
@@ -101,11 +149,13 @@ def main(argv):
         raise app.UsageError(f"--jitters: numbers, got {FLAGS.jitters}") from e
     if any(j < 0 for j in jitters):
         raise app.UsageError(f"--jitters: fractions >= 0, got {FLAGS.jitters}")
+    if not jitters and not FLAGS.real_max_frames:
+        raise app.UsageError("nothing to run: give --jitters or --real_max_frames")
     cfg = get_config("fcnt_plus").scale_filter
     zooms = planted_zooms(FLAGS.frames)
     turn = FLAGS.frames - 1
     per_sequence = {}
-    for folder in sequence_folders(FLAGS.dataset_roots):
+    for folder in sequence_folders(FLAGS.dataset_roots) if jitters else []:  # --jitters= : no planted run
         seq = open_sequence(folder)
         image, box = load_frame(seq.frame_paths[0]), np.asarray(seq.init_box, np.float64)
         rows = {}
@@ -118,7 +168,7 @@ def main(argv):
         per_sequence[seq.name] = rows
         print(f"{seq.name}: " + "; ".join(f"jitter {j}: size error {r['error_turn']:.3f} / {r['error_end']:.3f}, "
                                          f"peak {r['peak_median']:.2f}" for j, r in rows.items()), flush=True)
-    lines = [f"The scale filter on a planted zoom (first frame and box of each sequence, 1 % smaller per frame for "
+    lines = [] if not jitters else [f"The scale filter on a planted zoom (first frame and box of each sequence, 1 % smaller per frame for "
              f"{FLAGS.frames} frames, then back), estimated at the true centre plus Gaussian noise of sd jitter x the "
              "box side per axis (python -m experiments.scale_alignment). Size error: |log| of the box's side over "
              "the truth's; mean over the sequences, and the median over them of each one's median peak.", "",
@@ -131,25 +181,60 @@ def main(argv):
         summary[j]["peak_median"] = float(np.median([x["peak_median"] for x in r]))
         lines.append(f"| {j} | {len(r)} | {summary[j]['error_turn']:.3f} | {summary[j]['error_end']:.3f} | "
                      f"{summary[j]['peak_median']:.3f} |")
-    tracked = {}
+    lines += [""] if jitters else []
+    tracked, tracked_size = {}, {}
     for path, record in records_in(FLAGS.records):
         truth = truth_under(FLAGS.dataset_roots, path.stem)
         if truth is not None:
             tracked[path.stem] = tracker_alignment(record, truth)
+            boxes = np.asarray(record["per_frame"]["box"], np.float64)
+            tracked_size[path.stem] = {"size_error": size_bias(boxes, truth)[0],
+                                       **size_following(record, truth, 10)}
     if tracked:
-        lines += ["", "The tracker's own run (--records): per sequence, the median centre error over the truth's side "
+        lines += ["The tracker's own run (--records): per sequence, the median centre error over the truth's side "
                   "and the median peak of the filter.", "", "| sequence | centre error / side | median peak |",
                   "|---|---|---|"]
         lines += [f"| {name} | {e:.3f} | {p:.3f} |" for name, (e, p) in tracked.items()]
         errors = np.array([e for e, _ in tracked.values()])
         lines.append(f"| **median of the {len(tracked)}** | {np.nanmedian(errors):.3f} | "
                      f"{np.nanmedian([p for _, p in tracked.values()]):.3f} |")
-    text = "\n".join(lines) + "\n"
+        lines.append("")
+    oracle = {}
+    if FLAGS.real_max_frames:
+        if len(FLAGS.real_max_frames) != len(FLAGS.dataset_roots) or not all(
+                n.isdigit() and int(n) >= 2 for n in FLAGS.real_max_frames):
+            raise app.UsageError(f"--real_max_frames: one whole number >= 2 per --dataset_roots, got "
+                                 f"{FLAGS.real_max_frames}")
+        for root, n in zip(FLAGS.dataset_roots, map(int, FLAGS.real_max_frames)):
+            for folder in sequence_folders([root]):
+                seq = open_sequence(folder)
+                boxes = filter_at_true_centre(seq, n, cfg)
+                truth = np.asarray(seq.groundtruth, np.float64)[:len(boxes)]
+                follow = size_following({"per_frame": {"box": boxes.tolist()}}, truth, 10)
+                oracle[seq.name] = {"frames": len(boxes), "size_error": size_bias(boxes, truth)[0],
+                                    "shrink": follow["shrink"], "grow": follow["grow"]}
+                print(f"{seq.name}: at the true centre, size error {oracle[seq.name]['size_error']:.3f}", flush=True)
+        lines += ["On the real frames (the first N of each sequence), the filter run at the truth's centre on every "
+                  "frame (an oracle centre), beside the tracker's record (--records): the size error (mean |log| of "
+                  "the side over the truth's, frames after the first) and, over spans of 10 frames where the truth's "
+                  "log side fell or rose by more than 0.05, the box's mean change against the truth's "
+                  "(eval.ablation.size_following).", "",
+                  "| sequence | size error: true centre / tracker | shrink: truth, box at the true centre / tracker's "
+                  "box | grow: truth, box / tracker's |", "|---|---|---|---|"]
+        for name, o in oracle.items():
+            t = tracked_size.get(name, {})
+            lines.append(f"| {name} | {o['size_error']:.3f} / {t.get('size_error', float('nan')):.3f} | "
+                         + " | ".join(f"{o[k][1]:+.3f}, {o[k][2]:+.3f} / {t[k][2]:+.3f}" if o[k][0] and k in t
+                                      and t[k][0] else "-" for k in ("shrink", "grow")) + " |")
+        lines.append(f"| **mean of the {len(oracle)}** | {np.mean([o['size_error'] for o in oracle.values()]):.3f} / "
+                     f"{np.nanmean([tracked_size.get(n, {}).get('size_error', np.nan) for n in oracle]):.3f} | | |")
+    text = "\n".join(lines).strip() + "\n"
     out = Path(FLAGS.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "scale_alignment.json", json.dumps(
         {"frames": FLAGS.frames, "seed": FLAGS.seed, "sequences": per_sequence, "summary": summary,
-         "tracker": {k: {"centre_error_over_side": e, "peak_median": p} for k, (e, p) in tracked.items()}}, indent=2))
+         "tracker": {k: {"centre_error_over_side": e, "peak_median": p} for k, (e, p) in tracked.items()},
+         "true_centre": oracle, "tracker_size": tracked_size}, indent=2))
     write_text_atomic(out / "scale_alignment.md", text)
     print(text)
 

@@ -573,3 +573,51 @@ def test_scale_alignment_cli_tables_the_planted_run_beside_the_tracker_and_refus
     assert "| Seq | 0.224 | 0.250 |" in (out / "scale_alignment.md").read_text()
     refused = cli("--jitters=-0.1")
     assert refused.returncode != 0 and "--jitters" in refused.stderr
+    # The true-centre run alone: the tracker's size error beside the filter's (frame 2's box is the
+    # truth's size in the record: 0).
+    done = cli("--jitters=", "--real_max_frames=2")
+    assert done.returncode == 0, done.stderr
+    got = json.loads((out / "scale_alignment.json").read_text())
+    assert got["sequences"] == {} and got["true_centre"]["Seq"]["frames"] == 2
+    assert "| Seq | " in (out / "scale_alignment.md").read_text() and got["tracker_size"]["Seq"]["size_error"] == 0.0
+    for bad in ("--real_max_frames=2,3", "--real_max_frames=1"):
+        refused = cli("--jitters=", bad)
+        assert refused.returncode != 0 and "--real_max_frames" in refused.stderr
+    assert "nothing to run" in cli("--jitters=").stderr
+
+
+def test_the_filter_at_the_true_centre_follows_a_planted_zoom_sequence_and_holds_where_the_truth_is_missing(tmp_path):
+    """A 5-frame OTB sequence made of Car4's first frame zoomed 1, 0.99, 0.98, 0.97, 0.97 about its
+    box's centre, the truth's box scaled with it; frame 5's truth missing (NaN): the boxes follow
+    the truth to within one 2 % step, and frame 5 keeps frame 4's box."""
+    import numpy as np
+    from PIL import Image
+
+    from experiments.scale_alignment import filter_at_true_centre
+    from fcnt_jax.config import get_config
+    from fcnt_jax.data import open_sequence
+    from fcnt_jax.data.sequence import load_frame
+    from fcnt_jax.eval.planted import zoomed
+    from tests.conftest import REPO_ROOT
+
+    car4 = REPO_ROOT.parent / "shared" / "data" / "OTB_analysis" / "Car4"
+    if not car4.is_dir():
+        pytest.skip(f"{car4} is not here")
+    source = open_sequence(car4)
+    image, box = load_frame(source.frame_paths[0]), np.asarray(source.init_box, np.float64)
+    centre = box[:2] + box[2:] / 2
+    seq = tmp_path / "Planted"
+    (seq / "img").mkdir(parents=True)
+    lines = []
+    for t, zoom in enumerate((1.0, 0.99, 0.98, 0.97, 0.97)):
+        Image.fromarray(zoomed(image, centre, zoom)).save(seq / "img" / f"{t + 1:04d}.png")
+        w, h = box[2:] * zoom
+        lines.append("NaN,NaN,NaN,NaN" if t == 4 else f"{centre[0] - w / 2 + 1},{centre[1] - h / 2 + 1},{w},{h}")
+    (seq / "groundtruth_rect.txt").write_text("\n".join(lines) + "\n")
+    planted = open_sequence(seq)
+    boxes = filter_at_true_centre(planted, 10, get_config("fcnt_plus").scale_filter)
+    assert boxes.shape == (5, 4)
+    truth = np.asarray(planted.groundtruth, np.float64)
+    np.testing.assert_allclose(boxes[0], truth[0], atol=1e-6)
+    assert np.all(np.abs(np.log(boxes[1:4, 2] / truth[1:4, 2])) <= np.log(1.02) + 1e-6), boxes
+    np.testing.assert_allclose(boxes[4], boxes[3], atol=1e-6)
