@@ -47,98 +47,12 @@ flags.DEFINE_string("output_dir", None, "where scale_alignment.md / .json go", r
 FLAGS = flags.FLAGS
 
 
-def planted_zooms(frames: int) -> np.ndarray:
-    """The zoom of each frame after the first: 1.01^-1 ... 1.01^-frames, then back to 1."""
-    down = 1.01 ** -np.arange(1, frames + 1)
-    return np.concatenate([down, 1.01 ** (-frames + np.arange(1, frames + 1))])
-
-
-def run_filter(image: np.ndarray, box: np.ndarray, zooms: np.ndarray, jitter: float, rng: np.random.Generator,
-               cfg) -> np.ndarray:
-    """The filter on ``image`` zoomed by each of ``zooms`` about ``box``'s centre, estimated and
-    updated at that centre plus N(0, (jitter x side)^2) per axis: rows (true zoom, the box's side
-    over the first box's (width), the response peak)."""
-    import jax
-    import jax.numpy as jnp
-
-    from fcnt_jax import scale_filter as sf
-    from fcnt_jax.eval.planted import zoomed
-
-    hw = jnp.asarray(image.shape[:2], jnp.float32)
-    centre = box[:2] + box[2:] / 2
-    estimate = jax.jit(lambda m, f, c, s: sf.estimate(m, f, c, s, hw, cfg))
-    update = jax.jit(lambda m, f, c, s: sf.update_model(m, f, c, s, hw, cfg))
-    model = sf.init_model(jnp.asarray(image), jnp.asarray(box, jnp.float32), hw, cfg)
-    size = jnp.asarray(box[2:4], jnp.float32)
-    rows = []
-    for zoom in zooms:
-        frame = jnp.asarray(zoomed(image, centre, float(zoom)))
-        at = jnp.asarray(centre + rng.normal(0.0, jitter, 2) * np.asarray(size), jnp.float32)
-        size, _, peak = estimate(model, frame, at, size)
-        model = update(model, frame, at, size)
-        rows.append((float(zoom), float(size[0]) / float(box[2]), float(peak)))
-    return np.asarray(rows)
-
-
-def filter_at_true_centre(seq, max_frames: int, cfg) -> np.ndarray:
-    """The filter on ``seq``'s own frames (the first ``max_frames``), trained on its first box and
-    run as the tracker runs it, but at the truth's centre on every frame (an oracle centre; a frame
-    without a valid truth holds the size and model). The boxes (0-based ``x, y, w, h``) per frame,
-    the first the given box."""
-    import jax
-    import jax.numpy as jnp
-
-    from fcnt_jax import scale_filter as sf
-    from fcnt_jax.data.sequence import load_frame
-
-    seq = seq.truncated(max_frames)
-    gt = np.asarray(seq.groundtruth, np.float64)
-    first = load_frame(seq.frame_paths[0])
-    hw = jnp.asarray(first.shape[:2], jnp.float32)
-    box = np.asarray(seq.init_box, np.float64)
-    estimate = jax.jit(lambda m, f, c, s: sf.estimate(m, f, c, s, hw, cfg))
-    update = jax.jit(lambda m, f, c, s: sf.update_model(m, f, c, s, hw, cfg))
-    model = sf.init_model(jnp.asarray(first), jnp.asarray(box, jnp.float32), hw, cfg)
-    size = jnp.asarray(box[2:4], jnp.float32)
-    boxes = [box]
-    for t in range(1, len(seq)):
-        centre = gt[t, :2] + gt[t, 2:] / 2
-        if np.all(np.isfinite(centre)):
-            frame = jnp.asarray(load_frame(seq.frame_paths[t]))
-            at = jnp.asarray(centre, jnp.float32)
-            size, _, _ = estimate(model, frame, at, size)
-            model = update(model, frame, at, size)
-        else:
-            centre = boxes[-1][:2] + boxes[-1][2:] / 2
-        w, h = (float(v) for v in size)
-        boxes.append(np.array([centre[0] - w / 2, centre[1] - h / 2, w, h]))
-    return np.asarray(boxes)
-
-
-def tracker_alignment(record: dict, groundtruth: np.ndarray) -> tuple[float, float]:
-    """From a tracker's per-frame record, frames after the first with a sized truth: the median of
-    the centre error over the truth's side (sqrt of its area), and the median scale-filter peak."""
-    from fcnt_jax.eval.metrics import centre_error
-    from fcnt_jax.geometry import box_from_otb
-
-    frames = record.get("per_frame") or {}
-    boxes = box_from_otb(np.asarray(frames.get("box", []), np.float64).reshape(-1, 4))
-    gt = np.asarray(groundtruth, np.float64).reshape(-1, 4)
-    n = min(len(boxes), len(gt))
-    ok = np.all(np.isfinite(gt[:n]), axis=1) & (gt[:n, 2] > 0) & (gt[:n, 3] > 0)
-    ok[:1] = False
-    error = centre_error(boxes[:n][ok], gt[:n][ok]) / np.sqrt(gt[:n][ok, 2] * gt[:n][ok, 3])
-    peaks = np.array([np.nan if v is None else v for v in frames.get("scale_peak", [])], np.float64)[1:]
-    peaks = peaks[np.isfinite(peaks)]
-    return (float(np.median(error)) if len(error) else float("nan"),
-            float(np.median(peaks)) if len(peaks) else float("nan"))
-
-
 def main(argv):
     del argv
     from experiments import records_in, sequence_folders, truth_under
     from fcnt_jax.config import get_config
-    from fcnt_jax.eval.ablation import size_bias, size_following
+    from fcnt_jax.eval.ablation import size_bias, size_following, tracker_alignment
+    from fcnt_jax.eval.planted import filter_at_true_centre, planted_zooms, run_filter
     from fcnt_jax.data import open_sequence
     from fcnt_jax.data.sequence import load_frame
     from fcnt_jax.run import write_text_atomic
@@ -151,6 +65,10 @@ def main(argv):
         raise app.UsageError(f"--jitters: fractions >= 0, got {FLAGS.jitters}")
     if not jitters and not FLAGS.real_max_frames:
         raise app.UsageError("nothing to run: give --jitters or --real_max_frames")
+    if FLAGS.real_max_frames and (len(FLAGS.real_max_frames) != len(FLAGS.dataset_roots) or not all(
+            n.isdigit() and int(n) >= 2 for n in FLAGS.real_max_frames)):
+        raise app.UsageError(f"--real_max_frames: one whole number >= 2 per --dataset_roots, got "
+                             f"{FLAGS.real_max_frames}")
     cfg = get_config("fcnt_plus").scale_filter
     zooms = planted_zooms(FLAGS.frames)
     turn = FLAGS.frames - 1
@@ -168,13 +86,14 @@ def main(argv):
         per_sequence[seq.name] = rows
         print(f"{seq.name}: " + "; ".join(f"jitter {j}: size error {r['error_turn']:.3f} / {r['error_end']:.3f}, "
                                          f"peak {r['peak_median']:.2f}" for j, r in rows.items()), flush=True)
-    lines = [] if not jitters else [f"The scale filter on a planted zoom (first frame and box of each sequence, 1 % smaller per frame for "
-             f"{FLAGS.frames} frames, then back), estimated at the true centre plus Gaussian noise of sd jitter x the "
-             "box side per axis (python -m experiments.scale_alignment). Size error: |log| of the box's side over "
-             "the truth's; mean over the sequences, and the median over them of each one's median peak.", "",
-             f"| centre jitter | sequences | size error at the turn (frame {FLAGS.frames + 1}) | at the end | "
-             "median peak |", "|---|---|---|---|---|"]
-    summary = {}
+    lines, summary = [], {}
+    if jitters:
+        lines += [f"The scale filter on a planted zoom (first frame and box of each sequence, 1 % smaller per frame "
+                  f"for {FLAGS.frames} frames, then back), estimated at the true centre plus Gaussian noise of sd "
+                  "jitter x the box side per axis (python -m experiments.scale_alignment). Size error: |log| of the "
+                  "box's side over the truth's; mean over the sequences, and the median over them of each one's "
+                  "median peak.", "", f"| centre jitter | sequences | size error at the turn (frame "
+                  f"{FLAGS.frames + 1}) | at the end | median peak |", "|---|---|---|---|---|"]
     for j in map(str, jitters):
         r = [s[j] for s in per_sequence.values()]
         summary[j] = {k: float(np.mean([x[k] for x in r])) for k in ("error_turn", "error_end")}
@@ -188,8 +107,7 @@ def main(argv):
         if truth is not None:
             tracked[path.stem] = tracker_alignment(record, truth)
             boxes = np.asarray(record["per_frame"]["box"], np.float64)
-            tracked_size[path.stem] = {"size_error": size_bias(boxes, truth)[0],
-                                       **size_following(record, truth, 10)}
+            tracked_size[path.stem] = {"size_error": size_bias(boxes, truth)[0], **size_following(boxes, truth, 10)}
     if tracked:
         lines += ["The tracker's own run (--records): per sequence, the median centre error over the truth's side "
                   "and the median peak of the filter.", "", "| sequence | centre error / side | median peak |",
@@ -201,16 +119,12 @@ def main(argv):
         lines.append("")
     oracle = {}
     if FLAGS.real_max_frames:
-        if len(FLAGS.real_max_frames) != len(FLAGS.dataset_roots) or not all(
-                n.isdigit() and int(n) >= 2 for n in FLAGS.real_max_frames):
-            raise app.UsageError(f"--real_max_frames: one whole number >= 2 per --dataset_roots, got "
-                                 f"{FLAGS.real_max_frames}")
         for root, n in zip(FLAGS.dataset_roots, map(int, FLAGS.real_max_frames)):
             for folder in sequence_folders([root]):
                 seq = open_sequence(folder)
                 boxes = filter_at_true_centre(seq, n, cfg)
                 truth = np.asarray(seq.groundtruth, np.float64)[:len(boxes)]
-                follow = size_following({"per_frame": {"box": boxes.tolist()}}, truth, 10)
+                follow = size_following(boxes, truth, 10)
                 oracle[seq.name] = {"frames": len(boxes), "size_error": size_bias(boxes, truth)[0],
                                     "shrink": follow["shrink"], "grow": follow["grow"]}
                 print(f"{seq.name}: at the true centre, size error {oracle[seq.name]['size_error']:.3f}", flush=True)

@@ -97,7 +97,7 @@ def main(argv):
             for w in lengths:
                 windows[w].append(scale_windows(record, truth, w))
             if summary:
-                following[path.stem] = size_following(record, truth, FLAGS.follow_lag)
+                following[path.stem] = size_following(record["per_frame"]["box"], truth, FLAGS.follow_lag)
         if summary:
             rows[path.stem] = {**summary, "auc": record.get("auc")}
     if not rows:

@@ -492,19 +492,19 @@ def test_size_following_by_hand():
     from fcnt_jax.eval.ablation import size_following
 
     truth = np.array([[0.0, 0.0, a, a] for a in (10.0, 10.0, 5.0, 5.0, 10.0)])
-    row = {"per_frame": {"box": [[1.0, 1.0, a, a] for a in (10.0, 10.0, 10.0, 10.0, 20.0)]}}
-    got = size_following(row, truth, lag=2)
+    boxes = [[1.0, 1.0, a, a] for a in (10.0, 10.0, 10.0, 10.0, 20.0)]
+    got = size_following(boxes, truth, lag=2)
     assert got["shrink"] == (2, pytest.approx(-np.log(2)), pytest.approx(0.0))
     assert got["grow"] == (1, pytest.approx(np.log(2)), pytest.approx(np.log(2)))
     truth[4] = np.nan  # the growing span loses its end
-    assert size_following(row, truth, lag=2)["grow"][0] == 0
-    assert size_following(row, truth, lag=9)["shrink"][0] == 0  # shorter than the span
+    assert size_following(boxes, truth, lag=2)["grow"][0] == 0
+    assert size_following(boxes, truth, lag=9)["shrink"][0] == 0  # shorter than the span
 
 
 def test_planted_zooms_shrink_one_percent_a_frame_and_come_back():
     import numpy as np
 
-    from experiments.scale_alignment import planted_zooms
+    from fcnt_jax.eval.planted import planted_zooms
 
     zooms = planted_zooms(3)
     np.testing.assert_allclose(zooms, [1.01 ** -1, 1.01 ** -2, 1.01 ** -3, 1.01 ** -2, 1.01 ** -1, 1.0])
@@ -515,7 +515,7 @@ def test_the_scale_filter_follows_a_planted_zoom_at_the_true_centre():
     filter's box follows the truth to within one of its 2 % steps on every frame."""
     import numpy as np
 
-    from experiments.scale_alignment import planted_zooms, run_filter
+    from fcnt_jax.eval.planted import planted_zooms, run_filter
     from fcnt_jax.config import get_config
     from fcnt_jax.data import open_sequence
     from fcnt_jax.data.sequence import load_frame
@@ -537,7 +537,7 @@ def test_tracker_alignment_by_hand():
     frame 1 left out, so the median of 0.2 and 0.6 is 0.4; peaks null, 0.3, 0.5 -> 0.4."""
     import numpy as np
 
-    from experiments.scale_alignment import tracker_alignment
+    from fcnt_jax.eval.ablation import tracker_alignment
 
     truth = np.array([[0.0, 0.0, 10.0, 10.0]] * 3)
     record = {"per_frame": {"box": [[1.0, 1.0, 10.0, 10.0], [3.0, 1.0, 10.0, 10.0], [7.0, 1.0, 10.0, 10.0]],
@@ -593,7 +593,7 @@ def test_the_filter_at_the_true_centre_follows_a_planted_zoom_sequence_and_holds
     import numpy as np
     from PIL import Image
 
-    from experiments.scale_alignment import filter_at_true_centre
+    from fcnt_jax.eval.planted import filter_at_true_centre
     from fcnt_jax.config import get_config
     from fcnt_jax.data import open_sequence
     from fcnt_jax.data.sequence import load_frame

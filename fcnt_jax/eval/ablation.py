@@ -370,12 +370,12 @@ def size_bias(boxes: np.ndarray, groundtruth: np.ndarray) -> tuple[float, float]
     return float(np.mean(np.abs(ratio))), float(np.mean(ratio))
 
 
-def size_following(row: dict, groundtruth: np.ndarray, lag: int, least: float = 0.05) -> dict[str, tuple]:
+def size_following(boxes: np.ndarray, groundtruth: np.ndarray, lag: int, least: float = 0.05) -> dict[str, tuple]:
     """How much of the target's size change the box follows: over every span of ``lag`` frames, the
     change of log sqrt(area) of the truth and of the box; the spans where the truth shrank by more
     than ``least`` and those where it grew by more, each as (spans, mean truth change, mean box
     change). A box that follows fully has equal means; a held size has box change 0."""
-    boxes = np.asarray((row.get("per_frame") or {}).get("box", []), np.float64).reshape(-1, 4)
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
     gt = np.asarray(groundtruth, np.float64).reshape(-1, 4)
     n = min(len(boxes), len(gt))
     boxes, gt = boxes[:n], gt[:n]
@@ -389,3 +389,19 @@ def size_following(row: dict, groundtruth: np.ndarray, lag: int, least: float = 
         out[name] = (int(spans.sum()), float(d_gt[spans].mean()) if spans.any() else float("nan"),
                      float(d_box[spans].mean()) if spans.any() else float("nan"))
     return out
+
+
+def tracker_alignment(record: dict, groundtruth: np.ndarray) -> tuple[float, float]:
+    """From a tracker's per-frame record, frames after the first with a sized truth: the median of
+    the centre error over the truth's side (sqrt of its area), and the median scale-filter peak."""
+    frames = record.get("per_frame") or {}
+    boxes = box_from_otb(np.asarray(frames.get("box", []), np.float64).reshape(-1, 4))
+    gt = np.asarray(groundtruth, np.float64).reshape(-1, 4)
+    n = min(len(boxes), len(gt))
+    ok = np.all(np.isfinite(gt[:n]), axis=1) & (gt[:n, 2] > 0) & (gt[:n, 3] > 0)
+    ok[:1] = False
+    error = metrics.centre_error(boxes[:n][ok], gt[:n][ok]) / np.sqrt(gt[:n][ok, 2] * gt[:n][ok, 3])
+    peaks = np.array([np.nan if v is None else v for v in frames.get("scale_peak", [])], np.float64)[1:]
+    peaks = peaks[np.isfinite(peaks)]
+    return (float(np.median(error)) if len(error) else float("nan"),
+            float(np.median(peaks)) if len(peaks) else float("nan"))
