@@ -60,16 +60,16 @@ def read_record(path) -> dict:
         raise app.UsageError(f"{path}: not JSON ({e})") from e
 
 
-def records_in(folders: list[str]):
+def records_in(folders: list[str], flag: str = "--results_dirs"):
     """``(path, record)`` for every ``<Seq>.json`` (not ``config.json``) of each folder, sorted by
-    name; a folder that is not one is a UsageError naming it."""
+    name; a folder that is not one is a UsageError naming it and the ``flag`` that gave it."""
     from pathlib import Path
 
     from absl import app
 
     for folder in map(Path, folders):
         if not folder.is_dir():
-            raise app.UsageError(f"--results_dirs: {folder} is not a folder")
+            raise app.UsageError(f"{flag}: {folder} is not a folder")
         for path in sorted(folder.glob("*.json")):
             if path.stem != "config":
                 yield path, read_record(path)

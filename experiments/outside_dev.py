@@ -18,7 +18,8 @@ then the table (seconds):
         --sequence_dirs=../shared/data/VOT2015/bag,../shared/data/UAV123_10fps/data_seq/UAV123_10fps/wakeboard7
 
 reads ``<results_dir>/<dataset>/<preset>/[run_*/]<Seq>.json`` and writes ``outside_dev.md`` / ``.json``
-there (``outside_dev_<N>.*`` with ``--max_frames=N``): per sequence and preset, P@20 / AUC per seed
+there (``outside_dev_<N>.*`` with ``--max_frames=N``, ``outside_dev_from<F>.*`` with ``--from_frame=F``):
+per sequence and preset, P@20 / AUC per seed
 (scored from the record's boxes) and their mean, and the box's size against the truth's
 (``eval.ablation.size_bias``: mean |log| of the side ratio, and its signed mean, > 0 where the box
 is too large).
@@ -35,15 +36,18 @@ from absl import app, flags
 flags.DEFINE_string("results_dir", "experiments/results/outside_dev", "<dataset>/<preset>/[run_*/] folders")
 flags.DEFINE_integer("max_frames", None, "score only the first N frames of each sequence (default: all)",
                      lower_bound=2)
+flags.DEFINE_integer("from_frame", 1, "score from this frame (1-based) on, e.g. the frames after the held-out "
+                     "protocol's 120", lower_bound=1)
 flags.DEFINE_list("sequence_dirs", None, "the sequences' folders (their ground truth); a result is matched by "
                   "its sequence's name", required=True)
 FLAGS = flags.FLAGS
 
 
-def collect(results_dir: Path, truths: dict[str, np.ndarray],
-            max_frames: int | None = None) -> dict[str, dict[str, list[dict]]]:
+def collect(results_dir: Path, truths: dict[str, np.ndarray], max_frames: int | None = None,
+            from_frame: int = 1) -> dict[str, dict[str, list[dict]]]:
     """{sequence: {preset: [one row per run, by seed]}} from every ``<Seq>.json`` found, scored
-    here from its per-frame boxes (on the first ``max_frames`` frames where given)."""
+    here from its per-frame boxes on frames ``from_frame`` .. ``max_frames`` (1-based; all where
+    not given)."""
     from experiments import read_record
     from fcnt_jax.eval.ablation import size_bias
     from fcnt_jax.eval.metrics import sequence_scores
@@ -57,12 +61,15 @@ def collect(results_dir: Path, truths: dict[str, np.ndarray],
         if path.stem not in truths:
             raise app.UsageError(f"{path}: no sequence {path.stem} among --sequence_dirs")
         record = read_record(path)
-        boxes = np.asarray((record.get("per_frame") or {}).get("box", []), np.float64).reshape(-1, 4)[:max_frames]
+        span = slice(from_frame - 1, max_frames)
+        boxes = np.asarray((record.get("per_frame") or {}).get("box", []), np.float64).reshape(-1, 4)[span]
+        if len(boxes) < 2 and from_frame > 1:
+            continue  # a sequence that ends before the range: not in this table
         if len(boxes) < 2:
             raise app.UsageError(f"{path}: no per-frame boxes to score")
-        truth = truths[path.stem][:max_frames]
+        truth = truths[path.stem][span]
         scores = sequence_scores(box_from_otb(boxes), truth)
-        error, signed = size_bias(boxes, truth)
+        error, signed = size_bias(boxes, truth, given_first=from_frame == 1)
         preset = (path.parent.parent if path.parent.name.startswith("run_") else path.parent).name
         table.setdefault(path.stem, {}).setdefault(preset, []).append(
             {"seed": record.get("seed"), "frames": int(min(len(boxes), len(truth))),
@@ -103,15 +110,21 @@ def main(argv):
             raise app.UsageError(f"--sequence_dirs: {folder} is not a folder")
         truths[folder.name] = np.asarray(open_sequence(folder).groundtruth, np.float64)
     results = Path(FLAGS.results_dir)
-    table = collect(results, truths, FLAGS.max_frames)
+    if FLAGS.max_frames is not None and FLAGS.max_frames < FLAGS.from_frame + 1:
+        raise app.UsageError(f"--max_frames {FLAGS.max_frames} leaves fewer than 2 frames from --from_frame "
+                             f"{FLAGS.from_frame}")
+    table = collect(results, truths, FLAGS.max_frames, FLAGS.from_frame)
     if not table:
         raise app.UsageError(f"no <dataset>/<preset>/[run_*/]<Seq>.json under {results}")
-    frames = "every frame" if FLAGS.max_frames is None else f"the first {FLAGS.max_frames} frames"
+    last = "the end" if FLAGS.max_frames is None else str(FLAGS.max_frames)
+    frames = ("every frame" if FLAGS.from_frame == 1 and FLAGS.max_frames is None
+              else f"frames {FLAGS.from_frame} to {last}")
     text = (f"fcnt_plus and code (and any arm run) on the sequences outside the 16 dev sequences, {frames}, "
-            "scored OTB-style. Size error: mean |log(sqrt(box area) / sqrt(truth area))| over the frames after the "
-            "first, mean over seeds; in brackets its signed mean (> 0: the box larger than the target). "
+            "scored OTB-style. Size error: mean |log(sqrt(box area) / sqrt(truth area))| over "
+            f"{'the frames after the first' if FLAGS.from_frame == 1 else 'those frames'}, mean over seeds; in brackets its signed mean (> 0: the box larger than the target). "
             "python -m experiments.outside_dev.\n" + "\n".join(lines_for(table)) + "\n")
-    stem = "outside_dev" if FLAGS.max_frames is None else f"outside_dev_{FLAGS.max_frames}"
+    stem = "outside_dev" + (f"_from{FLAGS.from_frame}" if FLAGS.from_frame > 1 else "") + (
+        f"_{FLAGS.max_frames}" if FLAGS.max_frames is not None else "")
     write_text_atomic(results / f"{stem}.json", json.dumps(table, indent=2))
     write_text_atomic(results / f"{stem}.md", text)
     print(text)

@@ -102,7 +102,7 @@ def main(argv):
                      f"{summary[j]['peak_median']:.3f} |")
     lines += [""] if jitters else []
     tracked, tracked_size = {}, {}
-    for path, record in records_in(FLAGS.records):
+    for path, record in records_in(FLAGS.records, "--records"):
         truth = truth_under(FLAGS.dataset_roots, path.stem)
         if truth is not None:
             tracked[path.stem] = tracker_alignment(record, truth)

@@ -414,6 +414,7 @@ def test_update_agreement_cli_counts_bad_updates_and_where_the_nets_agree(tmp_pa
     assert cli("--iou=0.3").returncode == 0  # frame 3's IoU 1/3 now counts as agreeing
     got = json.loads((out / "update_agreement.json").read_text())
     assert got["sequences"]["Seq"]["bad_agree"] == 1 and got["all"]["first_bad_frame"] is None
+    assert got["largest_s_pd_below_sentinel"] == 0.5  # frame 4's 2e12 is the sentinel
     assert got["confidence_quartiles"]["good"] == [0.6, 0.6, 0.6]
     (runs / "Lost.json").write_text(json.dumps(_update_record()))
     refused = cli()
@@ -479,6 +480,13 @@ def test_outside_dev_cli_scores_seeds_per_preset_and_names_an_unknown_sequence(t
     assert cli("--max_frames=2").returncode == 0
     first_two = json.loads((results / "outside_dev_2.json").read_text())["Seq"]["fcnt_plus"]
     assert [r["precision_20"] for r in first_two] == [1.0, 0.5] and first_two[0]["frames"] == 2
+    # Frames 2-3 only: no given box among them, so the doubled side counts on both (log 2).
+    assert cli("--from_frame=2").returncode == 0
+    later = json.loads((results / "outside_dev_from2.json").read_text())["Seq"]["fcnt_plus"]
+    assert [r["precision_20"] for r in later] == [1.0, 0.0]
+    assert later[0]["auc"] == pytest.approx(5 / 21) and later[0]["size_signed"] == pytest.approx(np.log(2))
+    refused = cli("--from_frame=2", "--max_frames=2")
+    assert refused.returncode != 0 and "--from_frame" in refused.stderr
     (results / "otb" / "code" / "Other.json").write_text("{}")
     refused = cli()
     assert refused.returncode != 0 and "Other" in refused.stderr

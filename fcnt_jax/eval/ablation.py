@@ -358,12 +358,13 @@ def discrimination_updates(row: dict, groundtruth: np.ndarray) -> dict[str, np.n
             "confidence": _floats(frames, "confidence")[at], "s_pd": _floats(frames, "s_pd")[at]}
 
 
-def size_bias(boxes: np.ndarray, groundtruth: np.ndarray) -> tuple[float, float]:
-    """The box's size against the truth's over the frames after the first (the given box): the mean
-    of |log(sqrt(box area) / sqrt(truth area))| as in :func:`scale_filter_summary`, and the mean of
-    the signed log (> 0: the box is larger than the target). NaN where no frame is sized."""
+def size_bias(boxes: np.ndarray, groundtruth: np.ndarray, given_first: bool = True) -> tuple[float, float]:
+    """The box's size against the truth's over the frames after the first (the given box; every
+    frame where ``given_first`` is False, for a range that starts later): the mean of |log(sqrt(box
+    area) / sqrt(truth area))| as in :func:`scale_filter_summary`, and the mean of the signed log
+    (> 0: the box is larger than the target). NaN where no frame is sized."""
     ratio = _log_size_ratios(np.asarray(boxes, np.float64).reshape(-1, 4),
-                             np.asarray(groundtruth, np.float64).reshape(-1, 4))[1:]
+                             np.asarray(groundtruth, np.float64).reshape(-1, 4))[1 if given_first else 0:]
     ratio = ratio[np.isfinite(ratio)]
     if not len(ratio):
         return float("nan"), float("nan")
@@ -398,10 +399,11 @@ def tracker_alignment(record: dict, groundtruth: np.ndarray) -> tuple[float, flo
     boxes = box_from_otb(np.asarray(frames.get("box", []), np.float64).reshape(-1, 4))
     gt = np.asarray(groundtruth, np.float64).reshape(-1, 4)
     n = min(len(boxes), len(gt))
-    ok = np.all(np.isfinite(gt[:n]), axis=1) & (gt[:n, 2] > 0) & (gt[:n, 3] > 0)
+    boxes, gt = boxes[:n], gt[:n]
+    ok = _sized_frames(boxes, gt)
     ok[:1] = False
-    error = metrics.centre_error(boxes[:n][ok], gt[:n][ok]) / np.sqrt(gt[:n][ok, 2] * gt[:n][ok, 3])
-    peaks = np.array([np.nan if v is None else v for v in frames.get("scale_peak", [])], np.float64)[1:]
+    error = metrics.centre_error(boxes[ok], gt[ok]) / np.sqrt(gt[ok, 2] * gt[ok, 3])
+    peaks = _floats(frames, "scale_peak")[1:]
     peaks = peaks[np.isfinite(peaks)]
     return (float(np.median(error)) if len(error) else float("nan"),
             float(np.median(peaks)) if len(peaks) else float("nan"))

@@ -4,6 +4,7 @@ filter run alone on such a zoom, or on a sequence at its truth's centre."""
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
@@ -29,6 +30,17 @@ def planted_zooms(frames: int) -> np.ndarray:
     return np.concatenate([down, 1.01 ** (-frames + np.arange(1, frames + 1))])
 
 
+@functools.cache
+def _jitted_filter():
+    """``scale_filter.estimate`` and ``update_model`` jitted once (the config static), so every run
+    on frames of one size shares one compilation."""
+    import jax
+
+    from fcnt_jax import scale_filter as sf
+
+    return jax.jit(sf.estimate, static_argnames="cfg"), jax.jit(sf.update_model, static_argnames="cfg")
+
+
 def run_scale_filter(first: np.ndarray, box: np.ndarray, count: int, frame_at: Callable[[int], np.ndarray],
                      centre_at: Callable[[int, np.ndarray], np.ndarray | None],
                      cfg: ScaleFilterConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -37,24 +49,24 @@ def run_scale_filter(first: np.ndarray, box: np.ndarray, count: int, frame_at: C
     size)`` and updated at the new size there; where ``centre_at`` gives None the step is held (size
     and model kept; the frame is not read). Returns the sizes (count, 2) and the response peaks
     (count,; NaN where held)."""
-    import jax
     import jax.numpy as jnp
 
     from fcnt_jax import scale_filter as sf
 
+    estimate, update = _jitted_filter()
     hw = jnp.asarray(first.shape[:2], jnp.float32)
-    estimate = jax.jit(lambda m, f, c, s: sf.estimate(m, f, c, s, hw, cfg))
-    update = jax.jit(lambda m, f, c, s: sf.update_model(m, f, c, s, hw, cfg))
     model = sf.init_model(jnp.asarray(first), jnp.asarray(box, jnp.float32), hw, cfg)
     size = jnp.asarray(box[2:4], jnp.float32)
     sizes, peaks = [], []
     for t in range(count):
+        # An offline loop: the centre may depend on the size (the jitter), so the size comes back
+        # to the host each step; the tracker's own frame loop has no such sync.
         centre = centre_at(t, np.asarray(size, np.float64))
         peak = np.nan
         if centre is not None:
             frame, at = jnp.asarray(frame_at(t)), jnp.asarray(centre, jnp.float32)
-            size, _, peak = estimate(model, frame, at, size)
-            model = update(model, frame, at, size)
+            size, _, peak = estimate(model, frame, at, size, hw, cfg)
+            model = update(model, frame, at, size, hw, cfg)
         sizes.append(np.asarray(size, np.float64))
         peaks.append(float(peak))
     return np.asarray(sizes).reshape(-1, 2), np.asarray(peaks)
