@@ -35,6 +35,8 @@ flags.DEFINE_integer("accuracy_max_frames", None, "frames per sequence for the a
 flags.DEFINE_list("compare_presets", None, "also track the sequence with each of these presets in turn (e.g. "
                   "code,fcnt_plus) and report init and frame time with their ratios to the first "
                   "(--notime_tracker: only that)")
+flags.DEFINE_integer("compare_batch_init", 0, "with --compare_presets: also time one batched first frame "
+                     "(batch.batch_init) of this many copies per preset, ratios to the first (0: off)")
 flags.DEFINE_integer("compare_rounds", 2, "rounds of the preset comparison (each preset keeps its fastest)")
 flags.DEFINE_string("weights", None, "VGG-16 weights file (default: the verified cache)")
 flags.DEFINE_string("output_dir", None, "where speed.json goes")
@@ -72,8 +74,8 @@ def main(argv):
     from fcnt_jax.data import DEMO_SEQUENCE, open_sequence
     from fcnt_jax.run import stderr_log, write_text_atomic
     from fcnt_jax.eval.report import save_png
-    from fcnt_jax.speed import (device_info, dtype_accuracy_change, markdown_table, measure, preset_costs,
-                                speed_chart)
+    from fcnt_jax.speed import (batch_init_costs, device_info, dtype_accuracy_change, markdown_table, measure,
+                                preset_costs, speed_chart)
 
     def draw(chart, folder: Path) -> None:
         if chart is not None:  # None before the first part is timed
@@ -95,6 +97,9 @@ def main(argv):
         raise app.UsageError("--output_dir is required (or --table_from=speed.json to print a table)")
     if not FLAGS.time_tracker and not FLAGS.accuracy_root and not FLAGS.compare_presets:
         raise app.UsageError("--notime_tracker leaves nothing to do without --accuracy_root or --compare_presets")
+    if FLAGS.compare_batch_init < 0 or (FLAGS.compare_batch_init and not FLAGS.compare_presets):
+        raise app.UsageError(f"--compare_batch_init={FLAGS.compare_batch_init}: needs --compare_presets and a "
+                             "batch size >= 1 (0: off)")
     try:
         compared = {p: get_config(p, [f"backbone_dtype={FLAGS.dtype}"]) for p in FLAGS.compare_presets or []}
     except ValueError as e:
@@ -125,6 +130,10 @@ def main(argv):
         seq = open_sequence(FLAGS.sequence or DEMO_SEQUENCE).truncated(FLAGS.max_frames)
         data["preset_costs"] = preset_costs(params, seq, compared, FLAGS.compare_rounds, log=stderr_log)
         save()
+        if FLAGS.compare_batch_init > 0:
+            data["batch_init_costs"] = batch_init_costs(params, seq, compared, FLAGS.compare_batch_init,
+                                                        FLAGS.compare_rounds, log=stderr_log)
+            save()
     if FLAGS.accuracy_root:
         sequences = [q.truncated(FLAGS.accuracy_max_frames) for q in load_sequences("otb", Path(FLAGS.accuracy_root))]
         data["bfloat16_change"] = dtype_accuracy_change(

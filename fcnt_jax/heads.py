@@ -48,14 +48,44 @@ def head_optimizer(cfg: HeadConfig, net: str) -> optax.GradientTransformation:
     return caffe_sgd(lr, momentum, cfg.weight_decay, cfg.weight_decay_mult, cfg.bias_lr_mult)
 
 
+def _sgd_step(features: jax.Array, targets: jax.Array, weights: jax.Array, tx: optax.GradientTransformation,
+              output_relu: bool):
+    """One SGD step on a fixed batch: (params, opt_state) -> (params, opt_state, loss)."""
+    def step(p, s):
+        loss, grads = jax.value_and_grad(head_loss)(p, features, targets, weights, output_relu)
+        updates, s = tx.update(grads, s, p)
+        return optax.apply_updates(p, updates), s, loss
+
+    return step
+
+
 def train_head(params: dict, opt_state, features: jax.Array, targets: jax.Array, weights: jax.Array,
                tx: optax.GradientTransformation, steps: int, output_relu: bool = False):
     """``steps`` SGD steps on one fixed batch, as a scan. Returns (params, opt_state, losses)."""
+    one = _sgd_step(features, targets, weights, tx, output_relu)
+
     def step(carry, _):
-        p, s = carry
-        loss, grads = jax.value_and_grad(head_loss)(p, features, targets, weights, output_relu)
-        updates, s = tx.update(grads, s, p)
-        return (optax.apply_updates(p, updates), s), loss
+        p, s, loss = one(*carry)
+        return (p, s), loss
 
     (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), None, length=steps)
     return params, opt_state, losses
+
+
+def train_head_for(params: dict, opt_state, features: jax.Array, targets: jax.Array, weights: jax.Array,
+                   tx: optax.GradientTransformation, num_steps: jax.Array, output_relu: bool = False):
+    """:func:`train_head` for a traced step count, as a while loop; returns (params, opt_state).
+
+    Under ``vmap`` a batch loops as long as its largest count, each element keeping its own
+    (finished ones are masked), so a count of 0 throughout the batch costs no step, where a
+    vmapped ``lax.cond`` around :func:`train_head` would run every step for every element."""
+    one = _sgd_step(features, targets, weights, tx, output_relu)
+
+    def body(carry):
+        i, p, s = carry
+        p, s, _ = one(p, s)
+        return i + 1, p, s
+
+    _, params, opt_state = jax.lax.while_loop(lambda carry: carry[0] < num_steps, body,
+                                              (jnp.int32(0), params, opt_state))
+    return params, opt_state

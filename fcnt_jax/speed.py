@@ -229,6 +229,39 @@ def preset_costs(vgg_params, seq: Sequence, cfgs: dict[str, FCNTConfig], rounds:
                        for name, v in best.items()}}
 
 
+def batch_init_costs(vgg_params, seq: Sequence, cfgs: dict[str, FCNTConfig], batch_size: int, rounds: int = 2,
+                     repeats: int = 3, log: Callable[[str], None] = print) -> dict:
+    """Seconds of one ``batch.batch_init`` of ``batch_size`` copies of the sequence's first frame for
+    each preset (compiled first; the median of ``repeats`` calls, the fastest of ``rounds`` taken
+    in turn, A B A B), and the ratio to the first preset's. A step of the first frame that only
+    some sequences take (fcnt_plus's GNet refit, where GNet's own distracter test fires) is paid by
+    the whole batch when vmap turns its condition into a select; this is what shows it."""
+    from fcnt_jax.batch import batch_init
+
+    if batch_size < 1:
+        raise ValueError(f"batch_init_costs: batch_size must be >= 1, got {batch_size}")
+    frame = jnp.asarray(load_frame(seq.frame_paths[0]))
+    frames = jnp.stack([frame] * batch_size)
+    boxes = jnp.asarray([seq.init_box] * batch_size, jnp.float32)
+    keys = jnp.stack([jax.random.PRNGKey(0)] * batch_size)
+    hws = jnp.asarray([frame.shape[:2]] * batch_size, jnp.float32)
+    best: dict[str, float] = {}
+    for r in range(rounds):
+        for name, cfg in cfgs.items():
+            log(f"{seq.name}: batch_init of {batch_size}, {name}, round {r + 1}/{rounds} ...")
+            seconds = time_call(lambda: batch_init(vgg_params, frames, boxes, keys, hws, cfg=cfg), repeats=repeats)
+            best[name] = min(best.get(name, seconds), seconds)
+    first = next(iter(best.values()))
+    return {"sequence": seq.name, "batch_size": batch_size, "rounds": rounds, "init_s": best,
+            "ratios": {name: v / first for name, v in best.items()}}
+
+
+def batch_init_table(costs: dict) -> str:
+    rows = [f"| preset | batch_init of {costs['batch_size']} s | / first |", "|---|---|---|"]
+    rows += [f"| {name} | {v:.2f} | {costs['ratios'][name]:.2f} |" for name, v in costs["init_s"].items()]
+    return "\n".join(rows)
+
+
 def preset_costs_table(costs: dict) -> str:
     rows = ["| preset | init s (after compile) | frame s | init / first | frame / first |", "|---|---|---|---|---|"]
     for name, v in costs["presets"].items():
@@ -313,6 +346,10 @@ def markdown_table(data: dict) -> str:
         costs = data["preset_costs"]
         table += (f"\n\nPresets on {costs['sequence']} ({costs['frames']} frames, fastest of {costs['rounds']} "
                   f"rounds):\n\n" + preset_costs_table(costs))
+    if "batch_init_costs" in data:
+        costs = data["batch_init_costs"]
+        table += (f"\n\nbatch_init of {costs['batch_size']} copies of {costs['sequence']}'s first frame (fastest of "
+                  f"{costs['rounds']} rounds):\n\n" + batch_init_table(costs))
     return table
 
 

@@ -178,19 +178,16 @@ def refit_if_distracted(gnet: dict, g_opt, g_feat: jax.Array, first_map: jax.Arr
                         roi: jax.Array, image_hw: jax.Array, cfg: FCNTConfig) -> dict:
     """``gnet`` trained ``heads.gnet_underfit_iterations`` more on the first sample, continuing its
     solver state ``g_opt``, where :func:`first_frame_distracter` fires; else ``gnet`` unchanged
-    (not in FCNT). A real ``lax.cond``: a sequence whose test does not fire pays one head pass.
-    Under ``vmap`` (``batch.batch_init``) the cond becomes a select: every sequence of the batch
-    then computes the refit's iterations and keeps them only where its own test fired (the same
-    result, more first-frame work)."""
+    (not in FCNT). The iterations are a while loop of ``where(fired, n, 0)`` steps
+    (:func:`heads.train_head_for`): a sequence whose test does not fire pays one head pass, and
+    under ``vmap`` (``batch.batch_init``) a batch runs the refit only if one of its sequences fired,
+    where a ``lax.cond`` would become a select and run it for every sequence."""
     fired, _ = first_frame_distracter(gnet, g_feat, box, roi, image_hw, cfg)
     tx = heads.head_optimizer(cfg.heads, "gnet")
-
-    def refit(net):
-        net, _, _ = heads.train_head(net, g_opt, g_feat[None], first_map[None], jnp.ones((1,) + first_map.shape),
-                                     tx, cfg.heads.gnet_underfit_iterations, cfg.heads.output_relu)
-        return net
-
-    return jax.lax.cond(fired, refit, lambda net: net, gnet)
+    steps = jnp.where(fired, cfg.heads.gnet_underfit_iterations, 0).astype(jnp.int32)
+    net, _ = heads.train_head_for(gnet, g_opt, g_feat[None], first_map[None], jnp.ones((1,) + first_map.shape), tx,
+                                  steps, cfg.heads.output_relu)
+    return net
 
 
 def _roi_for_state(target: jax.Array, roi_factor: jax.Array, cfg: FCNTConfig) -> jax.Array:

@@ -91,6 +91,37 @@ def test_speed_cli_redraws_a_stored_run_and_names_a_bad_file(tmp_path):
     assert proc.returncode != 0 and "bad.json: not a readable speed.json (JSONDecodeError" in proc.stderr
 
 
+def test_batch_init_costs_time_each_presets_real_batched_first_frame(tmp_path, monkeypatch):
+    """Each timed call is the real batch.batch_init of batch_size copies (its state has that batch
+    axis); the presets alternate, each keeps its fastest round, ratios are to the first."""
+    from fcnt_jax import speed
+
+    root = make_dataset(tmp_path, [("Costly", 3, (96, 128))])
+    seq = open_sequence(root / "Costly")
+    cfgs = {"code": get_config("code", TINY), "fcnt_plus": get_config("fcnt_plus", TINY)}
+    planted = iter([2.0, 3.0, 2.5, 2.4])  # code, fcnt_plus, code, fcnt_plus
+    batch_axes = []
+
+    def timed(fn, repeats):
+        state = fn()  # the real call, once
+        batch_axes.append(state.target.shape[0])
+        return next(planted)
+
+    monkeypatch.setattr(speed, "time_call", timed)
+    costs = speed.batch_init_costs(tiny_params(jax.random.PRNGKey(0)), seq, cfgs, batch_size=2, rounds=2,
+                                   log=lambda m: None)
+    assert batch_axes == [2, 2, 2, 2]
+    assert costs["init_s"] == {"code": 2.0, "fcnt_plus": 2.4}
+    assert costs["ratios"] == pytest.approx({"code": 1.0, "fcnt_plus": 1.2})
+    table = markdown_table({"device": "cpu", "platform": "cpu", "batch_init_costs": costs})
+    assert "batch_init of 2 copies of Costly's first frame" in table and "| fcnt_plus | 2.40 | 1.20 |" in table
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+        speed.batch_init_costs(None, seq, cfgs, batch_size=0)
+    proc = subprocess.run([sys.executable, "-m", "experiments.speed", "--compare_batch_init=4",
+                           f"--output_dir={tmp_path / 'out'}"], capture_output=True, text=True, cwd=REPO_ROOT)
+    assert proc.returncode != 0 and "--compare_batch_init=4: needs --compare_presets" in proc.stderr
+
+
 def test_measure_survives_a_broken_frame_and_reports_it(tmp_path):
     root = make_dataset(tmp_path, [("Broken", 6, (96, 128))])
     (root / "Broken" / "img" / "0005.jpg").write_bytes(b"not a jpeg")

@@ -476,6 +476,70 @@ def test_gnet_refit_where_its_test_fires_is_the_longer_fit_continued():
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+def _primitives(jaxpr) -> set[str]:
+    """Every primitive's name in a jaxpr and the jaxprs nested in its equations."""
+    names = set()
+    for eqn in jaxpr.eqns:
+        names.add(eqn.primitive.name)
+        for value in eqn.params.values():
+            for sub in value if isinstance(value, (tuple, list)) else (value,):
+                inner = getattr(sub, "jaxpr", sub)
+                if hasattr(inner, "eqns"):
+                    names |= _primitives(inner)
+    return names
+
+
+def test_gnet_refit_in_a_batch_runs_where_its_test_fired_and_only_then(monkeypatch):
+    """A batched first frame (batch.batch_init's vmap of init_fn) of two slots, the trigger planted
+    to fire only for the box 4 px further right: each slot is its own single init, the one
+    refitted, the other not. The refit is a while loop, so a batch where no test fires runs none of
+    its steps; a vmapped lax.cond would have become a select that trains both slots (its scan)."""
+    frames, gt = synthetic_sequence(1)
+    cfg = get_config("fcnt_plus", TINY)
+    params = tiny_params(jax.random.PRNGKey(0))
+    left = float(gt[0][0])
+    monkeypatch.setattr(tracker, "first_frame_distracter",
+                        lambda gnet, g_feat, box, roi, hw, cfg: (box[0] > left + 2, jnp.float32(0)))
+    boxes = jnp.asarray([gt[0], gt[0] + np.array([4, 0, 0, 0])], jnp.float32)
+    key, hw = jax.random.PRNGKey(0), jnp.asarray(frames[0].shape[:2], jnp.float32)
+
+    def init(c, frame, box, k, image_hw):
+        return tracker.init_fn(params, frame, box, k, c, image_hw)
+
+    batched = jax.vmap(lambda *a: init(cfg, *a))
+    args = (jnp.stack([frames[0]] * 2), boxes, jnp.stack([key] * 2), jnp.stack([hw] * 2))
+    states = jax.jit(batched)(*args)
+    plain = get_config("fcnt_plus_no_gnet_refit", TINY)
+    for b in range(2):
+        single = jax.jit(lambda *a: init(cfg, *a))(frames[0], boxes[b], key, hw)
+        for got, want in zip(jax.tree_util.tree_leaves(states.gnet), jax.tree_util.tree_leaves(single.gnet)):
+            np.testing.assert_allclose(np.asarray(got)[b], np.asarray(want), rtol=1e-5, atol=1e-6)
+        unfitted = jax.jit(lambda *a: init(plain, *a))(frames[0], boxes[b], key, hw)
+        gap = max(float(np.max(np.abs(np.asarray(a) - np.asarray(c))))
+                  for a, c in zip(jax.tree_util.tree_leaves(single.gnet), jax.tree_util.tree_leaves(unfitted.gnet)))
+        assert (gap > 0) == (b == 1), (b, gap)  # refitted where (and only where) the planted test fired
+    names = _primitives(jax.make_jaxpr(batched)(*args).jaxpr)
+    assert "while" in names and "scan" in names  # the refit's loop beside the first fit's scans
+    refit_only = _primitives(jax.make_jaxpr(jax.vmap(
+        lambda g, o, f, m, b, r, h: tracker.refit_if_distracted(g, o, f, m, b, r, h, cfg)))(
+        *_refit_args(states, boxes, cfg)).jaxpr)
+    assert "while" in refit_only and "scan" not in refit_only and "cond" not in refit_only
+
+
+def _refit_args(states, boxes, cfg):
+    """Batched arguments of refit_if_distracted with the right shapes (their values do not matter:
+    only the program is read)."""
+    from fcnt_jax import heads
+
+    tx = heads.head_optimizer(cfg.heads, "gnet")
+    g_opt = jax.vmap(tx.init)(states.gnet)
+    size = states.first_map.shape[1:]
+    feats = jnp.zeros((2,) + size + (cfg.selection.num_channels,), jnp.float32)
+    rois = jax.vmap(lambda b: geometry.roi_for_box(b, cfg.roi.roi_scale))(boxes)
+    hws = jnp.full((2, 2), 100.0, jnp.float32)
+    return states.gnet, g_opt, feats, states.first_map, boxes, rois, hws
+
+
 def test_first_frame_distracter_is_the_trackers_test_on_gnets_first_map():
     """The trigger's P_d, by hand from the pieces: GNet's raw output on the selected conv5_3
     channels of the first ROI, thresholded into the ROI frame, mass outside / inside the box."""
