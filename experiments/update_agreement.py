@@ -12,8 +12,11 @@ reads each ``<Seq>.json`` with per-frame ``g_box`` / ``s_box``, finds its ground
 An update is "bad" when the box it trained on is more than ``--bad_px`` from the truth's centre.
 Per sequence: the updates, the bad ones and the first frame of one (1-based), how many good and
 bad updates the two nets' own boxes overlap on (IoU >= ``--iou``), and how many have s_pd at the
-sentinel (SNet's map has no mass in GNet's box); then, pooled, the confidence's quartiles on good
-and bad updates. Writes ``update_agreement.md`` / ``.json``. Seconds.
+sentinel (SNet's map has no mass in GNet's box), and how many bad updates had the other net's own
+box (the net that did not decide) on the target, and good ones had it off (within / beyond
+``--bad_px``): what sparing the other net's box from the update's negatives would save and cost;
+then, pooled, the confidence's quartiles on good and bad updates. Writes ``update_agreement.md`` /
+``.json``. Seconds.
 """
 
 from __future__ import annotations
@@ -47,11 +50,13 @@ def tally(updates: dict[str, np.ndarray], bad_px: float, iou: float) -> dict:
     good = scored & ~bad
     agree = updates["nets_iou"] >= iou
     no_mass = updates["s_pd"] >= NO_MASS_PD
+    other_on = updates["other_error"] <= bad_px
     return {"updates": int(scored.sum()), "bad": int(bad.sum()),
             "first_bad_frame": int(updates["frame"][bad][0]) + 1 if bad.any() else None,
             "good_agree": int((good & agree).sum()), "good": int(good.sum()),
             "bad_agree": int((bad & agree).sum()), "good_no_mass": int((good & no_mass).sum()),
-            "bad_no_mass": int((bad & no_mass).sum())}
+            "bad_no_mass": int((bad & no_mass).sum()), "bad_other_on": int((bad & other_on).sum()),
+            "good_other_off": int((good & ~other_on).sum())}
 
 
 def main(argv):
@@ -81,13 +86,16 @@ def main(argv):
                  for name, mask in (("good", scored & ~bad), ("bad", bad))}
     lines = [f"SNet's discrimination updates: bad where the box trained on is more than {FLAGS.bad_px:g} px from the "
              f"truth; the nets agree where IoU(g_box, s_box) >= {FLAGS.iou:g}; no mass: s_pd at the sentinel (SNet's "
-             "map has nothing inside GNet's box). python -m experiments.update_agreement.", "",
+             "map has nothing inside GNet's box); the other net: the one that did not decide, on the target within "
+             f"{FLAGS.bad_px:g} px. python -m experiments.update_agreement.", "",
              "| sequence | updates | bad (first at frame) | good where the nets agree | bad where the nets agree | "
-             "no mass: good / bad |", "|---|---|---|---|---|---|"]
+             "no mass: good / bad | bad with the other net on the target | good with the other net off it |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, t in list(per_sequence.items()) + [("**all**", total)]:
         first = f" ({t['first_bad_frame']})" if t["first_bad_frame"] is not None else ""
         lines.append(f"| {name} | {t['updates']} | {t['bad']}{first} | {t['good_agree']} of {t['good']} | "
-                     f"{t['bad_agree']} of {t['bad']} | {t['good_no_mass']} / {t['bad_no_mass']} |")
+                     f"{t['bad_agree']} of {t['bad']} | {t['good_no_mass']} / {t['bad_no_mass']} | "
+                     f"{t['bad_other_on']} of {t['bad']} | {t['good_other_off']} of {t['good']} |")
     below = every["s_pd"][every["s_pd"] < NO_MASS_PD]
     largest_below = float(np.nanmax(below)) if np.isfinite(below).any() else float("nan")
     lines += ["", "Confidence on the updates, 25th / 50th / 75th percentile: "

@@ -362,11 +362,14 @@ def _update_record():
     """4 frames; the truth's 10x10 box at 0-based (0, 0) throughout (OTB 1-based (1, 1)). Updates on
     frames 2-4: frame 2 on the truth with the nets' boxes identical (IoU 1); frame 3 30 px off
     with GNet's box 5 px right of SNet's (IoU 5*10 / 150 = 1/3); frame 4 40 px off, SNet's map
-    without mass in GNet's box (s_pd at the sentinel), the nets apart (IoU 0)."""
+    without mass in GNet's box (s_pd at the sentinel), the nets apart (IoU 0). GNet decides frame 2,
+    SNet frames 3-4, so the other net's box is SNet's on frame 2 (on the truth), GNet's 35 px off on
+    frame 3 and GNet's on the truth on frame 4."""
     on, off3, off4 = [1.0, 1.0, 10.0, 10.0], [31.0, 1.0, 10.0, 10.0], [41.0, 1.0, 10.0, 10.0]
     return {"per_frame": {
         "box": [on, on, off3, off4], "g_box": [on, on, [36.0, 1.0, 10.0, 10.0], [1.0, 1.0, 10.0, 10.0]],
         "s_box": [on, on, off3, off4], "discriminated": [False, True, True, True],
+        "decided_by": ["gnet", "gnet", "snet", "snet"],
         "confidence": [0.5, 0.6, 0.45, 0.4], "s_pd": [0.0, 0.1, 0.5, 2.0e12]}}
 
 
@@ -381,11 +384,16 @@ def test_discrimination_updates_by_hand():
     np.testing.assert_allclose(got["error"], [0.0, 30.0, 40.0])
     np.testing.assert_allclose(got["nets_iou"], [1.0, 1 / 3, 0.0])
     np.testing.assert_allclose(got["confidence"], [0.6, 0.45, 0.4])
+    np.testing.assert_allclose(got["other_error"], [0.0, 35.0, 0.0])
     truth[2] = np.nan  # a frame without a valid truth keeps its row, with no error
     assert np.isnan(discrimination_updates(_update_record(), truth)["error"][1])
     old = _update_record()
     del old["per_frame"]["g_box"]
     with pytest.raises(ValueError, match="g_box"):
+        discrimination_updates(old, truth)
+    del old["per_frame"]["decided_by"]
+    old["per_frame"]["g_box"] = _update_record()["per_frame"]["g_box"]
+    with pytest.raises(ValueError, match="decided_by"):
         discrimination_updates(old, truth)
 
 
@@ -409,8 +417,9 @@ def test_update_agreement_cli_counts_bad_updates_and_where_the_nets_agree(tmp_pa
     done = cli()
     assert done.returncode == 0, done.stderr
     # 3 updates, 2 bad (frames 3 and 4, 1-based); the good one where the nets agree; neither bad one
-    # agrees at IoU 0.5; frame 4's s_pd is the no-mass sentinel.
-    assert "| Seq | 3 | 2 (3) | 1 of 1 | 0 of 2 | 0 / 1 |" in (out / "update_agreement.md").read_text()
+    # agrees at IoU 0.5; frame 4's s_pd is the no-mass sentinel; on frame 4 (bad) GNet, which did not
+    # decide, was on the target; on frame 2 (good) SNet, the other net, was on it too.
+    assert "| Seq | 3 | 2 (3) | 1 of 1 | 0 of 2 | 0 / 1 | 1 of 2 | 0 of 1 |" in (out / "update_agreement.md").read_text()
     assert cli("--iou=0.3").returncode == 0  # frame 3's IoU 1/3 now counts as agreeing
     got = json.loads((out / "update_agreement.json").read_text())
     assert got["sequences"]["Seq"]["bad_agree"] == 1 and got["all"]["first_bad_frame"] is None

@@ -341,21 +341,29 @@ def discrimination_updates(row: dict, groundtruth: np.ndarray) -> dict[str, np.n
     (its ``box`` / ``g_box`` / ``s_box`` in the record's 1-based OTB convention, ``groundtruth``
     0-based as the readers give it): per update its 0-based frame, the centre error of the box it
     trained on (px; NaN where the truth is not finite), the overlap of the two nets' own boxes
-    IoU(g_box, s_box), the tracker's confidence and SNet's distracter ratio s_pd. Issue 19: do the
-    nets' agreement or the confidence mark the updates that train SNet on a drifted box?"""
+    IoU(g_box, s_box), the tracker's confidence, SNet's distracter ratio s_pd, and the centre error
+    of the other net's own box (GNet's where SNet decided, else SNet's). Issue 19: do the nets'
+    agreement or the confidence mark the updates that train SNet on a drifted box, and was the
+    other net on the target when they did?"""
     frames = row.get("per_frame") or {}
     if "g_box" not in frames:
         raise ValueError("no per-frame g_box / s_box (a record written before they were kept)")
+    if "decided_by" not in frames:
+        raise ValueError("no per-frame decided_by")
     done = np.asarray(frames.get("discriminated", []), bool)
     boxes = {k: box_from_otb(np.asarray(frames[k], np.float64).reshape(-1, 4)) for k in ("box", "g_box", "s_box")}
     gt = np.asarray(groundtruth, np.float64).reshape(-1, 4)
     n = min(len(done), len(boxes["box"]), len(gt))
     at = np.flatnonzero(done[:n])
-    error = np.full(len(at), np.nan)
+    snet_decided = np.asarray(frames["decided_by"], dtype=object)[at] == "snet"
+    other = np.where(snet_decided[:, None], boxes["g_box"][at], boxes["s_box"][at])
+    error, other_error = np.full(len(at), np.nan), np.full(len(at), np.nan)
     finite = np.all(np.isfinite(gt[at]), axis=1)
     error[finite] = metrics.centre_error(boxes["box"][at][finite], gt[at][finite])
+    other_error[finite] = metrics.centre_error(other[finite], gt[at][finite])
     return {"frame": at, "error": error, "nets_iou": metrics.iou(boxes["g_box"][at], boxes["s_box"][at]),
-            "confidence": _floats(frames, "confidence")[at], "s_pd": _floats(frames, "s_pd")[at]}
+            "confidence": _floats(frames, "confidence")[at], "s_pd": _floats(frames, "s_pd")[at],
+            "other_error": other_error}
 
 
 def size_bias(boxes: np.ndarray, groundtruth: np.ndarray, given_first: bool = True) -> tuple[float, float]:
