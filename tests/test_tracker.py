@@ -1,5 +1,6 @@
 """The tracker end to end: one compilation, determinism, a synthetic sequence, the real demo."""
 
+import functools
 import json
 
 import jax
@@ -510,11 +511,12 @@ def test_gnet_refit_in_a_batch_runs_where_its_test_fired_and_only_then(monkeypat
     args = (jnp.stack([frames[0]] * 2), boxes, jnp.stack([key] * 2), jnp.stack([hw] * 2))
     states = jax.jit(batched)(*args)
     plain = get_config("fcnt_plus_no_gnet_refit", TINY)
+    single_init, unfitted_init = (jax.jit(functools.partial(init, c)) for c in (cfg, plain))  # one compile each
     for b in range(2):
-        single = jax.jit(lambda *a: init(cfg, *a))(frames[0], boxes[b], key, hw)
+        single = single_init(frames[0], boxes[b], key, hw)
         for got, want in zip(jax.tree_util.tree_leaves(states.gnet), jax.tree_util.tree_leaves(single.gnet)):
             np.testing.assert_allclose(np.asarray(got)[b], np.asarray(want), rtol=1e-5, atol=1e-6)
-        unfitted = jax.jit(lambda *a: init(plain, *a))(frames[0], boxes[b], key, hw)
+        unfitted = unfitted_init(frames[0], boxes[b], key, hw)
         gap = max(float(np.max(np.abs(np.asarray(a) - np.asarray(c))))
                   for a, c in zip(jax.tree_util.tree_leaves(single.gnet), jax.tree_util.tree_leaves(unfitted.gnet)))
         assert (gap > 0) == (b == 1), (b, gap)  # refitted where (and only where) the planted test fired
