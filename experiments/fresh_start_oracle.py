@@ -87,6 +87,7 @@ def main(argv):
         finite = np.all(np.isfinite(gt), axis=1)
         errors = np.full(len(gt), np.nan)
         errors[finite] = metrics.centre_error(tracked[oracle["frame"]][finite], gt[finite])
+        errors[~np.isfinite(oracle["error"])] = np.nan  # the oracle's frames only: the same frames scored
         tracker_rows = range_summary(oracle["frame"], errors, ranges, FLAGS.threshold)
     lines = [f"{seq.name}, preset {FLAGS.preset}{' ' + ','.join(FLAGS.set) if FLAGS.set else ''}: the tracker "
              f"started afresh on the truth of frame t-{FLAGS.horizon} and tracked to frame t, scored there (every "
