@@ -38,8 +38,14 @@ flags.DEFINE_string("output_dir", None, "where fresh_start_oracle.md / .json go"
 FLAGS = flags.FLAGS
 
 
+def _nullable(values) -> list:
+    """Floats for JSON, None where not finite."""
+    return [float(v) if np.isfinite(v) else None for v in values]
+
+
 def main(argv):
     del argv
+    from experiments import read_record
     from fcnt_jax import backbone, weights
     from fcnt_jax.config import get_config
     from fcnt_jax.data import open_sequence
@@ -71,7 +77,7 @@ def main(argv):
     tracked = None
     if FLAGS.record:
         try:
-            record = json.loads(Path(FLAGS.record).read_text())
+            record = read_record(Path(FLAGS.record))
             tracked = box_from_otb(np.asarray(record["per_frame"]["box"], np.float64).reshape(-1, 4))
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise app.UsageError(f"--record={FLAGS.record}: no per-frame boxes ({type(e).__name__}: {e})") from e
@@ -83,10 +89,7 @@ def main(argv):
     held_rows = range_summary(oracle["frame"], oracle["held_error"], ranges, FLAGS.threshold)
     tracker_rows = None
     if tracked is not None:
-        gt = np.asarray(seq.groundtruth, np.float64)[oracle["frame"]]
-        finite = np.all(np.isfinite(gt), axis=1)
-        errors = np.full(len(gt), np.nan)
-        errors[finite] = metrics.centre_error(tracked[oracle["frame"]][finite], gt[finite])
+        errors = metrics.centre_error(tracked[oracle["frame"]], np.asarray(seq.groundtruth)[oracle["frame"]])
         errors[~np.isfinite(oracle["error"])] = np.nan  # the oracle's frames only: the same frames scored
         tracker_rows = range_summary(oracle["frame"], errors, ranges, FLAGS.threshold)
     lines = [f"{seq.name}, preset {FLAGS.preset}{' ' + ','.join(FLAGS.set) if FLAGS.set else ''}: the tracker "
@@ -106,8 +109,8 @@ def main(argv):
     write_text_atomic(out / "fresh_start_oracle.json", json.dumps({
         "sequence": seq.name, "preset": FLAGS.preset, "set": FLAGS.set, "every": FLAGS.every, "horizon": FLAGS.horizon,
         "threshold": FLAGS.threshold, "ranges": rows, "held_ranges": held_rows, "tracker_ranges": tracker_rows,
-        "held_error": [None if not np.isfinite(e) else float(e) for e in oracle["held_error"]],
-        "frames": (oracle["frame"] + 1).tolist(), "error": [None if not np.isfinite(e) else float(e) for e in oracle["error"]],
+        "held_error": _nullable(oracle["held_error"]),
+        "frames": (oracle["frame"] + 1).tolist(), "error": _nullable(oracle["error"]),
         "box": [None if not np.all(np.isfinite(b)) else [float(v) for v in b] for b in oracle["box"]]}, indent=2))
     write_text_atomic(out / "fresh_start_oracle.md", text)
     print(text)

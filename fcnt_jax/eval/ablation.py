@@ -357,10 +357,8 @@ def discrimination_updates(row: dict, groundtruth: np.ndarray) -> dict[str, np.n
     at = np.flatnonzero(done[:n])
     snet_decided = np.asarray(frames["decided_by"], dtype=object)[at] == "snet"
     other = np.where(snet_decided[:, None], boxes["g_box"][at], boxes["s_box"][at])
-    error, other_error = np.full(len(at), np.nan), np.full(len(at), np.nan)
-    finite = np.all(np.isfinite(gt[at]), axis=1)
-    error[finite] = metrics.centre_error(boxes["box"][at][finite], gt[at][finite])
-    other_error[finite] = metrics.centre_error(other[finite], gt[at][finite])
+    error = metrics.centre_error(boxes["box"][at], gt[at])  # NaN where the truth is not finite
+    other_error = metrics.centre_error(other, gt[at])
     return {"frame": at, "error": error, "nets_iou": metrics.iou(boxes["g_box"][at], boxes["s_box"][at]),
             "confidence": _floats(frames, "confidence")[at], "s_pd": _floats(frames, "s_pd")[at],
             "other_error": other_error}
