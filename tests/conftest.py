@@ -51,6 +51,29 @@ def _share_compilations() -> str:
 
 COMPILE_CACHE = _share_compilations()
 
+# Most tests compile a tiny tracker and run it a few frames, so XLA's optimisation passes (LLVM's
+# above all) cost far more than they save. Measured on one machine, one run after the other
+# (WORKSPACE "Developing"): the suite took 1128 s with the passes and 656 s without them outside
+# the `slow` tests (tests/test_tracker.py 702 -> 400 s), 371 tests passing both times. The `slow`
+# tests run long (the real VGG-16 at full size, a thousand frames, a killed and resumed benchmark),
+# where the optimised program pays, so they keep the passes. The flag changes how hard XLA
+# optimises, not what a program computes. FCNT_JAX_TEST_OPTIMIZE=full keeps the passes everywhere.
+FULL_OPTIMIZATION = os.environ.get("FCNT_JAX_TEST_OPTIMIZE", "") == "full"
+_NO_OPT_ENV = "JAX_DISABLE_MOST_OPTIMIZATIONS"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Before each test's fixtures are made (a module fixture compiles with the first test that
+    asks for it): outside `slow` tests compile with jax_disable_most_optimizations, in this process
+    and in the processes the test starts (they read JAX_DISABLE_MOST_OPTIMIZATIONS)."""
+    if FULL_OPTIMIZATION:
+        return
+    import jax
+    cheap = item.get_closest_marker("slow") is None
+    jax.config.update("jax_disable_most_optimizations", cheap)
+    os.environ[_NO_OPT_ENV] = "1" if cheap else "0"
+
 
 def shared_path(*parts: str) -> Path:
     """A path under ../shared/data, or skip the test with the reason."""

@@ -100,3 +100,24 @@ def test_the_slowest_files_start_first_and_the_rest_keep_their_order():
     names = ["test_a.py", "test_batch.py", "test_b.py", "test_tracker.py"]
     assert [p.name for p in run_all.start_order([Path(n) for n in names])] == [
         "test_tracker.py", "test_batch.py", "test_a.py", "test_b.py"]
+
+
+# tests/conftest.py: tests outside `slow` compile with XLA's optimisation passes off, `slow` ones
+# with them on, and the processes a test starts are told the same through the environment.
+needs_default_optimisation = pytest.mark.skipif(os.environ.get("FCNT_JAX_TEST_OPTIMIZE") == "full",
+                                                reason="FCNT_JAX_TEST_OPTIMIZE=full keeps the passes everywhere")
+
+
+@needs_default_optimisation
+def test_a_small_test_compiles_without_the_optimisation_passes():
+    import jax
+    assert jax.config.values["jax_disable_most_optimizations"] is True
+    assert os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] == "1"
+
+
+@needs_default_optimisation
+@pytest.mark.slow
+def test_a_slow_test_compiles_with_the_optimisation_passes():
+    import jax
+    assert jax.config.values["jax_disable_most_optimizations"] is False
+    assert os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] == "0"
