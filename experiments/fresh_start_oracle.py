@@ -9,7 +9,8 @@ loses the target too, the features and heads cannot follow it even from a perfec
         --record=experiments/results/fcnt_plus_diagnostics_seed0/otb/Diving.json \
         --output_dir=experiments/results/fresh_start_oracle/Diving_h10
 
-(~8 s + 0.6 s x horizon a frame on this 2-core CPU.) Writes fresh_start_oracle.md / .json: per
+(Measured on this 2-core CPU, 2026-12-07: this command, 37 frames at h = 10, ~9 min; Diving's 60
+frames at h = 1, ~15 min; MotorRolling's 37 at h = 10, ~12 min.) Writes fresh_start_oracle.md / .json: per
 range, the oracle's precision (share within --threshold px) and median centre error, the same for
 the start box held still, and the tracker's on the same frames from --record, if given.
 """
