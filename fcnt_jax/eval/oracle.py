@@ -1,4 +1,7 @@
-"""The fresh-start oracle: the tracker started afresh on the truth of a few frames before, every frame.
+"""Oracles for where FCNT loses a target: a fresh start on the truth, and the truth's size fed back.
+
+**The fresh-start oracle** (:func:`fresh_start_oracle`): the tracker started afresh on the truth of
+a few frames before, every frame.
 
 Issue 19 asks where FCNT loses a target. When the box drifts, is it because the model learnt from
 its own wrong boxes over many frames (then a better update could keep it), or because the
@@ -9,6 +12,12 @@ GNet and SNet trained as on a first frame), that frame tracked again as the offi
 over h frames from a perfect model. Beside it, the error of the truth of t-h held still: with a
 slow target and h = 1 any start on the truth is near it, so only an error well below the held
 one shows that the tracker followed the target.
+
+**The size oracle** (:func:`size_oracle`): the tracker run as usual, but after every frame its box
+is given the truth's width and height (times ``factor``), so that the next frame's ROI, particles
+and update maps are built at the right size. Its centre error against the same tracker left alone
+answers: does a right-sized box localise the target better? If not, no size rule (a scale filter,
+a sampled aspect) can lift the tracker's precision there, however good its sizes.
 """
 
 from __future__ import annotations
@@ -66,6 +75,58 @@ def fresh_start_oracle(vgg_params, seq: "Sequence", cfg: "FCNTConfig", frames: l
         if (i + 1) % 10 == 0 or i + 1 == len(frames):
             log(f"{seq.name}: oracle {i + 1}/{len(frames)} frames")
     return {"frame": np.asarray(frames), "box": boxes, "error": errors, "held_error": held}
+
+
+def size_oracle(vgg_params, seq: "Sequence", cfg: "FCNTConfig", factor: float | None = 1.0, seed: int = 0,
+                log: Callable[[str], None] = print, progress_every: int = 20) -> dict[str, np.ndarray]:
+    """Every frame's box (0-based [x, y, w, h]; row 0 the given box) and centre error (NaN where the
+    truth is not finite) of ``seq`` tracked with, after each frame t >= 1, the state's width and
+    height set to the truth's at t times ``factor``: frame t's box is the tracker's centre with that
+    size, and frame t+1 is tracked from it. ``factor=None`` tracks untouched (the reference, from
+    the same code path). Frames whose truth is not finite and sized keep the tracker's own size.
+    ``cfg`` must not run the scale filter, which would size the box itself. One compilation."""
+    import jax
+    import jax.numpy as jnp
+
+    from fcnt_jax.eval import metrics
+    from fcnt_jax.run import compile_tracker
+
+    if seq.groundtruth is None:
+        raise ValueError(f"{seq.name}: the size oracle needs the ground truth")
+    if cfg.scale_filter.enabled:
+        raise ValueError(f"{seq.name}: preset {cfg.preset!r} sizes its box with the scale filter; the size oracle "
+                         "gives the size itself: use a configuration without it (scale_filter.enabled=false)")
+    if factor is not None and not (np.isfinite(factor) and factor > 0):
+        raise ValueError(f"{seq.name}: factor must be > 0 (or None), got {factor}")
+    gt = np.asarray(seq.groundtruth, np.float64).reshape(-1, 4)
+    n = min(len(seq), len(gt))
+    sized = np.all(np.isfinite(gt), axis=1) & (np.nan_to_num(gt[:, 2]) > 0) & (np.nan_to_num(gt[:, 3]) > 0)
+    template = cfg.localization.template_size
+    with seq.frames() as frames:
+        stream = iter(frames)
+        first = next(stream)
+        init_c, step_c, _ = compile_tracker(vgg_params, first.shape, cfg)
+        hw = jnp.asarray(first.shape[:2], jnp.float32)
+        state = init_c(vgg_params, first, jnp.asarray(seq.init_box, jnp.float32), jax.random.PRNGKey(seed),
+                       image_hw=hw)
+        state, _ = step_c(vgg_params, state, first)  # the first frame tracked again, as the tracker does
+        boxes = [jnp.asarray(seq.init_box, jnp.float32)]
+        for t, frame in enumerate(stream, start=1):
+            if t >= n:
+                break
+            state, out = step_c(vgg_params, state, frame)
+            box = out.box
+            if factor is not None and sized[t]:
+                wh = jnp.asarray(gt[t, 2:] * factor, jnp.float32)
+                box = jnp.concatenate([box[:2] + box[2:] / 2 - wh / 2, wh])
+                state = state.replace(target=state.target.at[2].set(wh[0] / template).at[3].set(wh[1] / wh[0]))
+            boxes.append(box)
+            if progress_every and ((t + 1) % progress_every == 0 or t + 1 == n):
+                log(f"{seq.name}: size oracle ({'factor ' + format(factor, 'g') if factor else 'reference'}) "
+                    f"frame {t + 1}/{n}")
+    boxes = np.asarray(jax.device_get(jnp.stack(boxes)), np.float64)
+    errors = metrics.centre_error(boxes, gt[:len(boxes)])
+    return {"box": boxes, "error": errors}
 
 
 def parse_frame_ranges(text: str) -> list[tuple[int, int]]:
