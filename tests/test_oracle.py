@@ -184,3 +184,24 @@ def test_size_oracle_cli_names_bad_input_and_goes_on_past_a_failing_sequence(tmp
     assert "NoTruth" in report["sequences"][1]["error"]  # a folder without its truth is no OTB sequence
     table = (tmp_path / "out" / "size_oracle.md").read_text()
     assert "| missing | failed:" in table and "| NoTruth | failed:" in table
+
+
+def test_size_oracle_table_by_hand():
+    """The CLI's scores skip the first frame and NaN errors; its table gives each row, a failed one
+    by name, and the mean of the rows that ran."""
+    from experiments.size_oracle import _scores, summary_lines
+
+    assert _scores(np.array([0.0, 5.0, 30.0, np.nan, 10.0]), 20.0) == {"frames": 3, "precision": 2 / 3,
+                                                                        "median_error": 10.0}
+    assert _scores(np.array([0.0]), 20.0) == {"frames": 0, "precision": None, "median_error": None}
+    rows = [{"sequence": "A", "tracked": {"frames": 4, "precision": 1.0, "median_error": 3.0},
+             "oracle": {"frames": 4, "precision": 0.5, "median_error": 21.0}},
+            {"sequence": "B", "error": "ValueError: bad"},
+            {"sequence": "C", "tracked": {"frames": 2, "precision": 0.5, "median_error": 19.0},
+             "oracle": {"frames": 2, "precision": 1.0, "median_error": 2.5}}]
+    lines = summary_lines(rows, "head")
+    assert lines[0] == "head"
+    assert "| A | 4 | 1.000 / 3.0 | 0.500 / 21.0 | -0.500 |" in lines
+    assert "| B | failed: ValueError: bad | | | |" in lines
+    assert "| C | 2 | 0.500 / 19.0 | 1.000 / 2.5 | +0.500 |" in lines
+    assert lines[-1] == "| mean of 2 | | 0.750 | 0.750 | +0.000 |"
