@@ -88,6 +88,7 @@ def size_oracle(vgg_params, seq: "Sequence", cfg: "FCNTConfig", factor: float | 
     import jax
     import jax.numpy as jnp
 
+    from fcnt_jax import geometry
     from fcnt_jax.eval import metrics
     from fcnt_jax.run import compile_tracker
 
@@ -119,7 +120,7 @@ def size_oracle(vgg_params, seq: "Sequence", cfg: "FCNTConfig", factor: float | 
             if factor is not None and sized[t]:
                 wh = jnp.asarray(gt[t, 2:] * factor, jnp.float32)
                 box = jnp.concatenate([box[:2] + box[2:] / 2 - wh / 2, wh])
-                state = state.replace(target=state.target.at[2].set(wh[0] / template).at[3].set(wh[1] / wh[0]))
+                state = state.replace(target=state.target.at[2:].set(geometry.box_to_state(box, template)[2:]))
             boxes.append(box)
             if progress_every and ((t + 1) % progress_every == 0 or t + 1 == n):
                 log(f"{seq.name}: size oracle ({'factor ' + format(factor, 'g') if factor else 'reference'}) "
