@@ -26,6 +26,8 @@ flags.DEFINE_enum("dataset", "otb", ["otb", "vot", "uav123", "got10k", "lasot", 
 flags.DEFINE_string("dataset_root", None, "folder holding the sequences", required=True)
 flags.DEFINE_list("sequences", None, "only these sequences (default: every sequence of the data set)")
 flags.DEFINE_integer("max_frames", None, "score only the first N frames of each sequence")
+flags.DEFINE_integer("first_frame", 1, "score only from this frame (1-based) on, e.g. 121: the frames after a "
+                     "120-frame protocol; sequences that end before it are left out and named", lower_bound=1)
 flags.DEFINE_enum("invalid", "exclude", ["exclude", "fail"],
                   "frames without valid ground truth: left out, or counted as failures")
 flags.DEFINE_string("highlight", None, "tracker drawn with a thicker line (default: the first)")
@@ -57,7 +59,7 @@ def main(argv):
     sequences = load_sequences(FLAGS.dataset, Path(FLAGS.dataset_root), FLAGS.sequences)
     data = write_report([f for _, f in renamed], sequences, Path(FLAGS.output_dir), FLAGS.max_frames,
                         FLAGS.invalid, highlight=FLAGS.highlight or renamed[0][0],
-                        names=[n for n, _ in renamed])
+                        names=[n for n, _ in renamed], first_frame=FLAGS.first_frame)
     print((Path(FLAGS.output_dir) / "report.md").read_text())
     print(f"report written to {FLAGS.output_dir}", file=sys.stderr)
     return 1 if data["skipped"] else 0

@@ -77,6 +77,35 @@ def test_a_report_no_folder_can_score_is_skipped_by_the_summary_helper(tmp_path)
     assert (tmp_path / "written" / "report.md").exists()
 
 
+def test_report_from_a_later_frame_scores_only_those_frames(tmp_path):
+    """first_frame: frames 1..7 of A tracked exactly, 8..10 30 px off; B ends at frame 6. From frame
+    8 only A is scored (precision 0) and B is named as left out; frames 5..9 give 3 of 5 within
+    20 px; a frame the benchmark's rule drops (A's frame 9) is not counted."""
+    gt_a = np.tile([10.0, 10, 20, 20], (10, 1))
+    gt_b = np.tile([40.0, 30, 10, 10], (6, 1))
+    late = gt_a.copy()
+    late[7:] += [30, 0, 0, 0]
+    _write(tmp_path / "late", "A", late)
+    _write(tmp_path / "late", "B", gt_b)
+    seqs = [_seq("A", gt_a, ()), _seq("B", gt_b, ())]
+    data = write_report([tmp_path / "late"], seqs, tmp_path / "r8", first_frame=8, log=lambda m: None)
+    assert data["sequences"] == ["A"] and data["left_out"] == ["B"] and data["first_frame"] == 8
+    assert data["overall"]["late"]["precision_20"] == 0.0 and not data["skipped"]
+    text = (tmp_path / "r8" / "report.md").read_text()
+    assert "frames 8 to the end of each (3 frames)" in text and "not in this report: B" in text
+    data = write_report([tmp_path / "late"], seqs, tmp_path / "r5", max_frames=9, first_frame=5, log=lambda m: None)
+    assert data["per_sequence"]["late"]["A"]["precision_20"] == pytest.approx(3 / 5)
+    assert data["per_sequence"]["late"]["B"]["precision_20"] == 1.0  # frames 5..6
+    scored = np.ones(10, bool)
+    scored[8] = False  # frame 9
+    dropped = [Sequence(name="A", frame_paths=tuple(), init_box=gt_a[0], groundtruth=gt_a, scored=scored)]
+    data = write_report([tmp_path / "late"], dropped, tmp_path / "rs", max_frames=9, first_frame=5,
+                        log=lambda m: None)
+    assert data["overall"]["late"]["precision_20"] == pytest.approx(3 / 4)
+    with pytest.raises(SequenceError, match="from frame 11"):
+        write_report([tmp_path / "late"], seqs, tmp_path / "r11", first_frame=11, log=lambda m: None)
+
+
 def test_line_plot_draws_each_series_in_its_colour():
     x = np.linspace(0, 1, 21)
     img = np.asarray(line_plot([("a [0.5]", x, x), ("b [0.2]", x, 1 - x)], "t", "x", "y", (0, 1)))
@@ -144,3 +173,58 @@ def test_attribute_names_in_every_spelling():
     assert attribute_code("Background Clutters") == "BC" == attribute_code("BC") == attribute_code("background clutter")
     assert attribute_code("Out-of-Plane Rotation") == "OPR" and attribute_code("In-Plane Rotation") == "IPR"
     assert attribute_code("Sunny") is None
+
+
+def test_full_length_cli_averages_seeds_and_scores_each_range(tmp_path):
+    """experiments.full_length on published result files standing in for our runs: 'fcnt_plus' is
+    HCF (seed 0) and MDNet (seed 1), 'code' is KCF. Its mean over seeds must equal the mean of the
+    two trackers' scores computed here from the files, on all frames and on the frames after the
+    split, where Deer (71 frames) is left out."""
+    import shutil
+
+    from fcnt_jax.data import open_sequence
+    from fcnt_jax.eval.metrics import read_result_file, sequence_scores
+
+    results, otb = shared_path("results"), shared_path("OTB")
+    names = ["Crossing", "Deer", "Football1"]
+    ours = tmp_path / "runs"
+    for folder, peer, seed in ((ours / "fcnt_plus", "HCF", 0), (ours / "fcnt_plus" / "run_seed1", "MDNet", 1),
+                               (ours / "code", "KCF", 2)):
+        folder.mkdir(parents=True)
+        for name in names:
+            shutil.copy(results / peer / f"{name}.txt", folder / f"{name}.txt")
+        (folder / "Crossing.json").write_text(json.dumps({"seed": seed}))
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "experiments.full_length", f"--results_dir={ours}",
+                           f"--dataset_root={otb}", f"--sequences={','.join(names)}", "--split=72",
+                           "--peers=HCF,MDNet", f"--peers_dir={results}", f"--output_dir={out}"],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((out / "full_length.json").read_text())
+
+    def by_hand(peer, first, seqs):
+        rows = []
+        for name in seqs:
+            gt = np.asarray(open_sequence(otb / name).groundtruth, np.float64)
+            pred = read_result_file(results / peer / f"{name}.txt")[:len(gt)]
+            rows.append(sequence_scores(pred[first - 1:], gt[first - 1:]))
+        return np.mean([r["precision_20"] for r in rows]), np.mean([r["auc"] for r in rows])
+
+    for label, first, seqs in (("all frames", 1, names), ("frames 73-end", 73, ["Crossing", "Football1"])):
+        hcf, mdnet = by_hand("HCF", first, seqs), by_hand("MDNet", first, seqs)
+        row = data["summaries"][label]["fcnt_plus"]
+        assert row["runs"] == 2
+        assert row["precision_20"] == pytest.approx((hcf[0] + mdnet[0]) / 2)
+        assert row["auc"] == pytest.approx((hcf[1] + mdnet[1]) / 2)
+        assert row["auc_min"] == pytest.approx(min(hcf[1], mdnet[1]))
+        assert data["summaries"][label]["HCF"]["auc"] == pytest.approx(hcf[1])
+    assert data["reports"]["frames 73-end"]["sequences"] == ["Crossing", "Football1"]
+    assert data["frames"]["frames 73-end"] == [2, (120 - 72) + (74 - 72)]
+    assert set(data["sizes"]) == {"fcnt_plus", "code"}
+    text = (out / "full_length.md").read_text()
+    assert "| fcnt_plus | " in text and "2 seeds" in text and "(2 sequences, 50 frames)" in text
+    assert (out / "report_73-end" / "success_plots.png").is_file()
+    bad = subprocess.run([sys.executable, "-m", "experiments.full_length", f"--results_dir={tmp_path}/none",
+                          f"--dataset_root={otb}", f"--output_dir={out}"], cwd=REPO_ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert bad.returncode != 0 and "is not a folder" in bad.stderr and "Traceback" not in bad.stderr

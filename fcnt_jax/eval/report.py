@@ -3,7 +3,8 @@ benchmark (Pillow only, no matplotlib).
 
 A tracker is a folder of ``<Seq>.txt`` result files; its name is the folder's name. Every tracker
 is scored on the same frames (the first ``max_frames`` ground-truth rows of each sequence when
-given), per sequence, then averaged over sequences and over each OTB attribute's subset. A tracker
+given, from frame ``first_frame`` on when given, e.g. only the frames after a protocol's first 120),
+per sequence, then averaged over sequences and over each OTB attribute's subset. A tracker
 that lacks a sequence or has too few rows is left out of the report with the reason, never scored
 on a different set of sequences than the others.
 """
@@ -57,23 +58,40 @@ def _result_path(folder: Path, name: str) -> Path:
 
 
 def score_tracker(folder: Path, sequences: list[Sequence], max_frames: int | None = None,
-                  invalid: metrics.InvalidPolicy = "exclude", name: str | None = None) -> TrackerScores:
-    """Curves of every sequence; raises SequenceError naming the file when one cannot be scored.
+                  invalid: metrics.InvalidPolicy = "exclude", name: str | None = None,
+                  first_frame: int = 1) -> TrackerScores:
+    """Curves of every sequence over its frames ``first_frame`` .. ``max_frames`` (1-based, inclusive;
+    to the last ground-truth row where ``max_frames`` is None); raises SequenceError naming the file
+    when one cannot be scored.
 
     Rows beyond the ground truth's are ignored (got10k and LaSOT truncate); fewer rows than the
     scored frames is an error (the frames it did not track cannot be scored).
     """
+    if first_frame < 1:
+        raise ValueError(f"first_frame must be >= 1 (1-based), got {first_frame}")
     folder = Path(folder)
     per_sequence = {}
     for seq in sequences:
         gt = ground_truth(seq, max_frames)
+        if len(gt) < first_frame:
+            raise SequenceError(f"{seq.name}: {len(gt)} ground-truth rows, none from frame {first_frame} on "
+                                "(sequences_from leaves such sequences out)")
         path = _result_path(folder, seq.name)
         pred = metrics.read_result_file(path)
         if len(pred) < len(gt):
             raise SequenceError(f"{path}: {len(pred)} boxes for {len(gt)} scored frames "
                                 "(score fewer frames with max_frames, or finish the run)")
-        per_sequence[seq.name] = metrics.sequence_curves(*metrics.scored_rows(pred[:len(gt)], gt, seq.scored), invalid)
+        start, stop = first_frame - 1, len(gt)
+        scored = None if seq.scored is None else np.asarray(seq.scored, bool)[start:stop]
+        per_sequence[seq.name] = metrics.sequence_curves(*metrics.scored_rows(pred[start:stop], gt[start:], scored),
+                                                         invalid)
     return TrackerScores(name or folder.name, per_sequence)
+
+
+def sequences_from(sequences: list[Sequence], first_frame: int, max_frames: int | None = None) -> list[Sequence]:
+    """The sequences with at least one ground-truth row from frame ``first_frame`` on (within
+    ``max_frames``): a report on later frames scores only those, every tracker on the same ones."""
+    return [s for s in sequences if len(ground_truth(s, max_frames)) >= first_frame]
 
 
 def _attribute_key(text: str) -> str:
@@ -305,14 +323,21 @@ def score_rules(sequences: list[Sequence]) -> list[str]:
     return list(dict.fromkeys(s.score_rule for s in sequences))
 
 
+def frames_text(max_frames: int | None, first_frame: int = 1) -> str:
+    """'all frames', 'the first 120 frames of each', 'frames 121 to the end of each', ..."""
+    if first_frame == 1:
+        return f"the first {max_frames} frames of each" if max_frames else "all frames"
+    return f"frames {first_frame} to {max_frames if max_frames else 'the end'} of each"
+
+
 def markdown_report(trackers: list[TrackerScores], sequences: list[Sequence], max_frames: int | None,
-                    invalid: str, skipped: dict[str, str]) -> str:
+                    invalid: str, skipped: dict[str, str], first_frame: int = 1,
+                    left_out: list[str] = ()) -> str:
     overall = summarize(trackers)
     order = sorted(overall, key=lambda n: -overall[n].success.mean())
-    frames = sum(len(ground_truth(s, max_frames)) for s in sequences)
+    frames = sum(len(ground_truth(s, max_frames)[first_frame - 1:]) for s in sequences)
     lines = [f"# OPE report: {len(trackers)} trackers on {len(sequences)} sequences", "",
-             f"Sequences: {', '.join(s.name for s in sequences)}; "
-             + (f"the first {max_frames} frames of each" if max_frames else "all frames")
+             f"Sequences: {', '.join(s.name for s in sequences)}; " + frames_text(max_frames, first_frame)
              + f" ({frames} frames). Frames without valid ground truth: {invalid}d. Scores are per-sequence "
              "curves averaged over sequences. precision_20: centre error <= 20 px; AUC: mean of the success "
              "curve over IoU thresholds 0:0.05:1; OP50: IoU > 0.5; norm_prec@0.2 / norm_prec_auc: the "
@@ -335,24 +360,33 @@ def markdown_report(trackers: list[TrackerScores], sequences: list[Sequence], ma
                         ["tracker"] + [s.name for s in sequences]))
     if skipped:
         lines += ["", "## Not scored", ""] + [f"- {n}: {why}" for n, why in skipped.items()]
+    if left_out:
+        lines += ["", f"Sequences that end before frame {first_frame}, not in this report: {', '.join(left_out)}."]
     return "\n".join(lines) + "\n"
 
 
 def write_report(result_dirs: list[Path], sequences: list[Sequence], output_dir: Path,
                  max_frames: int | None = None, invalid: metrics.InvalidPolicy = "exclude",
                  highlight: str | None = None, names: list[str] | None = None,
-                 log: Callable[[str], None] = print) -> dict:
+                 log: Callable[[str], None] = print, first_frame: int = 1) -> dict:
     """Score every folder, write the plots (overall and per attribute), report.md and report.json.
 
-    ``names`` (optional, one per folder) replaces the folder names as tracker names.
+    ``names`` (optional, one per folder) replaces the folder names as tracker names. ``first_frame``
+    > 1 scores only frames from it on, on the sequences that reach it (:func:`sequences_from`); the
+    others are named in the report.
     """
+    before = [s.name for s in sequences]
+    sequences = sequences_from(sequences, first_frame, max_frames)
+    if not sequences:
+        raise SequenceError(f"no sequence has a ground-truth row from frame {first_frame} on")
+    left_out = [n for n in before if n not in {s.name for s in sequences}]
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     trackers, skipped = [], {}
     names = names or [Path(f).name for f in result_dirs]
     for folder, name in zip(result_dirs, names, strict=True):
         try:
-            trackers.append(score_tracker(Path(folder), sequences, max_frames, invalid, name))
+            trackers.append(score_tracker(Path(folder), sequences, max_frames, invalid, name, first_frame))
         except (SequenceError, ValueError) as e:
             skipped[name] = str(e)
             log(f"{name}: not scored: {e}")
@@ -382,16 +416,17 @@ def write_report(result_dirs: list[Path], sequences: list[Sequence], output_dir:
             sheet.paste(tile, ((i % cols) * tile.width, (i // cols) * tile.height))
         save_png(sheet, output_dir / "success_plots_attributes.png")
 
-    text = markdown_report(trackers, sequences, max_frames, invalid, skipped)
+    text = markdown_report(trackers, sequences, max_frames, invalid, skipped, first_frame, left_out)
     overall = summarize(trackers)
-    data = {"sequences": [s.name for s in sequences], "max_frames": max_frames, "invalid": invalid,
+    data = {"sequences": [s.name for s in sequences], "max_frames": max_frames, "first_frame": first_frame,
+            "invalid": invalid,
             "score_rules": score_rules(sequences),
             "overall": {n: c.scores() for n, c in overall.items()},
             "attributes": {a: {n: c.scores() for n, c in summarize(trackers, sub).items()} for a, sub in subsets.items()},
             "per_sequence": {t.name: {s: c.scores() for s, c in t.per_sequence.items()} for t in trackers},
             "curves": {n: {"precision": c.precision.tolist(), "success": c.success.tolist(),
                            "norm_precision": c.norm_precision.tolist()} for n, c in overall.items()},
-            "skipped": skipped}
+            "skipped": skipped, "left_out": left_out}
     for path, content in ((output_dir / "report.md", text), (output_dir / "report.json", json.dumps(data, indent=1))):
         write_text_atomic(path, content)
     return data
