@@ -94,28 +94,31 @@ def sequence_means(report: dict, groups: dict[str, str]) -> dict[str, dict[str, 
 
 
 def size_rows(runs: list[tuple[str, int | None, Path]], truths: dict[str, np.ndarray],
-              spans: dict[str, tuple[int, int | None]]) -> dict[str, dict[str, tuple[float, float]]]:
-    """``{preset: {range: (|log| size error, signed)}}``: each run's box against the truth
-    (``eval.ablation.size_bias``: sqrt-area ratio, > 0 where the box is too large), the mean over
-    the sequences the range covers, then over seeds."""
+              spans: dict[str, tuple[int, int | None]]) -> dict[str, dict[str, dict[str, tuple[float, float]]]]:
+    """``{preset: {range: {sequence or "mean": (|log| size error, signed)}}}``: each run's box against
+    the truth (``eval.ablation.size_bias``: sqrt-area ratio, > 0 where the box is too large) per
+    sequence the range covers, averaged over seeds; "mean" is the mean over those sequences. Every
+    run must hold every sequence (pass only runs the reports scored)."""
     from fcnt_jax.eval.ablation import size_bias
     from fcnt_jax.eval.metrics import read_result_file
 
-    per: dict[str, dict[str, list]] = {}
+    per: dict[str, dict[str, dict[str, list]]] = {}
     for preset, _, folder in runs:
         for label, (first, last) in spans.items():
-            errors = []
             for name, truth in truths.items():
-                path = folder / f"{name}.txt"
                 truth_span = truth[first - 1:last]
-                if not path.is_file() or len(truth_span) < 1:
+                if len(truth_span) < 1:
                     continue
-                boxes = read_result_file(path)[first - 1:first - 1 + len(truth_span)]
-                errors.append(size_bias(boxes, truth_span, given_first=first == 1))
-            if errors:
-                per.setdefault(preset, {}).setdefault(label, []).append(np.nanmean(np.asarray(errors), axis=0))
-    return {p: {label: tuple(float(x) for x in np.mean(v, axis=0)) for label, v in ranges.items()}
-            for p, ranges in per.items()}
+                boxes = read_result_file(folder / f"{name}.txt")[first - 1:first - 1 + len(truth_span)]
+                per.setdefault(preset, {}).setdefault(label, {}).setdefault(name, []).append(
+                    size_bias(boxes, truth_span, given_first=first == 1))
+    out: dict[str, dict[str, dict[str, tuple[float, float]]]] = {}
+    for preset, ranges in per.items():
+        for label, seqs in ranges.items():
+            rows = {n: tuple(float(x) for x in np.nanmean(np.asarray(v), axis=0)) for n, v in seqs.items()}
+            rows["mean"] = tuple(float(x) for x in np.nanmean(np.asarray(list(rows.values())), axis=0))
+            out.setdefault(preset, {})[label] = rows
+    return out
 
 
 def markdown(summaries: dict[str, dict], spans: dict[str, tuple[int, int | None]], counts: dict[str, tuple[int, int]],
@@ -149,14 +152,23 @@ def markdown(summaries: dict[str, dict], spans: dict[str, tuple[int, int | None]
                 lines.append(f"| {group} | " + " | ".join(
                     f"{row[s][0]:.3f} / {row[s][1]:.3f}" if s in row else "" for s in seqs) + " |")
     lines += ["", "## The box's size against the truth's (our presets)", "",
-              "Mean over sequences, then seeds, of mean |log(sqrt(box area) / sqrt(truth area))|; in brackets "
-              "the signed mean (> 0: the box larger than the target). The first range leaves out frame 1 (the "
-              "given box).", "", "| preset | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+              "Mean of |log(sqrt(box area) / sqrt(truth area))| over a sequence's frames, then over seeds, "
+              "then over sequences; in brackets the signed mean (> 0: the box larger than the target). The first two "
+              "ranges leave out frame 1 (the given box). Runs a report could not score are left out.", "",
+              "| preset | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+    cell = "{0:.3f} ({1:+.3f})".format
     for preset in presets:
         if preset in sizes:
             lines.append(f"| {preset} | " + " | ".join(
-                f"{sizes[preset][lb][0]:.3f} ({sizes[preset][lb][1]:+.3f})" if lb in sizes[preset] else ""
-                for lb in labels) + " |")
+                cell(*sizes[preset][lb]["mean"]) if lb in sizes[preset] else "" for lb in labels) + " |")
+    last = labels[-1]
+    seqs = sorted({n for p in sizes.values() for n in p.get(last, {}) if n != "mean"})
+    if seqs:
+        lines += ["", f"Per sequence, {last}:", "", "| preset | " + " | ".join(seqs) + " |",
+                  "|---|" + "---|" * len(seqs)]
+        for preset in presets:
+            if last in sizes.get(preset, {}):
+                lines.append(f"| {preset} | " + " | ".join(cell(*sizes[preset][last][n]) for n in seqs) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -201,7 +213,8 @@ def main(argv):
         counts[label] = (len(kept), sum(len(ground_truth(s, last)[first - 1:]) for s in kept))
         reports[label] = {"folder": tag, "skipped": data["skipped"], "sequences": data["sequences"]}
     truths = {s.name: np.asarray(s.groundtruth, np.float64) for s in sequences}
-    sizes = size_rows(runs, truths, spans)
+    unscored = {name for r in reports.values() for name in r["skipped"]}
+    sizes = size_rows([r for r, name in zip(runs, names) if name not in unscored], truths, spans)
     text = markdown(summaries, spans, counts, per_sequence, sizes, presets, [p for p, _ in peer_dirs])
     payload = {"split": split, "runs": [{"preset": p, "seed": s, "folder": str(f)} for p, s, f in runs],
                "summaries": summaries, "per_sequence": per_sequence, "sizes": sizes, "reports": reports,

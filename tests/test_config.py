@@ -238,15 +238,17 @@ def test_every_result_folder_holds_the_configuration_of_the_preset_it_is_read_as
         assert dataclasses.replace(ran, preset=preset) == want, f"{folder}: config.json is not {preset}'s configuration"
 
 
-def test_the_outside_dev_folders_hold_the_configuration_of_the_preset_they_are_named_by():
-    """experiments/results/outside_dev/<dataset>/<preset>/[run_*/] (named by today's presets when they
-    ran, 2026-12-07): each config.json must still be that preset's, or the table would mislabel it."""
+@pytest.mark.parametrize("root, least", [("outside_dev", 20), ("full_otb8", 3)])
+def test_the_outside_dev_folders_hold_the_configuration_of_the_preset_they_are_named_by(root, least):
+    """experiments/results/{outside_dev,full_otb8}/<dataset>/<preset>/[run_*/] (named by today's
+    presets when they ran, 2026-12-07): each config.json must still be that preset's, or the tables
+    (experiments.outside_dev, experiments.full_length) would mislabel it."""
     import json
 
     from tests.conftest import REPO_ROOT
 
-    configs = sorted((REPO_ROOT / "experiments" / "results" / "outside_dev").glob("*/*/**/config.json"))
-    assert len(configs) >= 20
+    configs = sorted((REPO_ROOT / "experiments" / "results" / root).glob("*/*/**/config.json"))
+    assert len(configs) >= least
     for path in configs:
         preset = (path.parent.parent if path.parent.name.startswith("run_") else path.parent).name
         ran = FCNTConfig.from_dict(json.loads(path.read_text()))

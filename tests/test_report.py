@@ -221,6 +221,21 @@ def test_full_length_cli_averages_seeds_and_scores_each_range(tmp_path):
     assert data["reports"]["frames 73-end"]["sequences"] == ["Crossing", "Football1"]
     assert data["frames"]["frames 73-end"] == [2, (120 - 72) + (74 - 72)]
     assert set(data["sizes"]) == {"fcnt_plus", "code"}
+    from fcnt_jax.eval.ablation import size_bias
+    gt = np.asarray(open_sequence(otb / "Crossing").groundtruth, np.float64)
+    kcf = read_result_file(results / "KCF" / "Crossing.txt")
+    assert data["sizes"]["code"]["frames 73-end"]["Crossing"] == pytest.approx(size_bias(kcf[72:120], gt[72:], False))
+    # A run that lacks a sequence is named as not scored and kept out of every table, the size's too.
+    (ours / "partial").mkdir()
+    shutil.copy(results / "KCF" / "Crossing.txt", ours / "partial" / "Crossing.txt")
+    proc = subprocess.run([sys.executable, "-m", "experiments.full_length", f"--results_dir={ours}",
+                           f"--dataset_root={otb}", f"--sequences={','.join(names)}", "--split=72",
+                           "--peers=HCF", f"--peers_dir={results}", f"--output_dir={tmp_path / 'out2'}"],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and "Deer.txt: result file does not exist" in proc.stderr
+    partial = json.loads((tmp_path / "out2" / "full_length.json").read_text())
+    assert "partial" not in partial["sizes"] and "partial" not in partial["summaries"]["all frames"]
+    assert "| partial | not scored |" in (tmp_path / "out2" / "full_length.md").read_text()
     text = (out / "full_length.md").read_text()
     assert "| fcnt_plus | " in text and "2 seeds" in text and "(2 sequences, 50 frames)" in text
     assert (out / "report_73-end" / "success_plots.png").is_file()
