@@ -12,6 +12,8 @@ AUC on the 120-frame protocol, so it runs once):
     python -m experiments.benchmark ... --preset=fcnt_plus --seed=1 --output_dir=experiments/results/full_otb8/otb/fcnt_plus/run_seed1
     python -m experiments.benchmark ... --preset=fcnt_plus --seed=2 --output_dir=experiments/results/full_otb8/otb/fcnt_plus/run_seed2
     python -m experiments.benchmark ... --preset=code --output_dir=experiments/results/full_otb8/otb/code
+    python -m experiments.benchmark ... --preset=fcnt_plus_no_scale_filter \
+        --output_dir=experiments/results/full_otb8/otb/fcnt_plus_no_scale_filter   # any other preset alike
 
 then the tables and plots (seconds):
 
