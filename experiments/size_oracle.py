@@ -7,11 +7,12 @@ tracker's precision there.
         --sequences=../shared/data/OTB/Couple,...,../shared/data/OTB/MotorRolling \
         --output_dir=experiments/results/size_oracle/otb
 
-(Measured on this 2-core CPU, 2026-12-07: the eight OTB dev sequences at 120 frames ~26 min, the
-eight OTB_analysis ones at 150 ~29 min; each sequence is tracked twice.) (The preset must not run the scale filter, which sizes the box itself: fcnt_plus_no_scale_filter
-is fcnt_plus without it.) Writes size_oracle.md / .json after each sequence: per sequence, the
-precision (share within --threshold px) and median centre error, tracked as is and with the
-truth's size. Only the centre is scored: the oracle's box has the truth's size by construction.
+Measured on this 2-core CPU, 2026-12-07: the eight OTB dev sequences at 120 frames ~26 min, the
+eight OTB_analysis ones at 150 ~29 min; each sequence is tracked twice. The preset must not run
+the scale filter, which sizes the box itself (fcnt_plus_no_scale_filter is fcnt_plus without it).
+
+Writes size_oracle.md / .json after each sequence: per sequence, the precision (share within
+--threshold px) and median centre error, tracked as is and with the truth's size. Only the centre is scored: the oracle's box has the truth's size by construction.
 """
 
 from __future__ import annotations
