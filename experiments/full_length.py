@@ -108,14 +108,14 @@ def size_rows(runs: list[tuple[str, int | None, Path]], truths: dict[str, np.nda
 
     per: dict[str, dict[str, dict[str, list]]] = {}
     for preset, _, folder in runs:
-        for label, (first, last) in spans.items():
-            for name, truth in truths.items():
+        for name, truth in truths.items():
+            boxes = read_result_file(folder / f"{name}.txt")
+            for label, (first, last) in spans.items():
                 truth_span = truth[first - 1:last]
                 if len(truth_span) < 1:
                     continue
-                boxes = read_result_file(folder / f"{name}.txt")[first - 1:first - 1 + len(truth_span)]
                 per.setdefault(preset, {}).setdefault(label, {}).setdefault(name, []).append(
-                    size_bias(boxes, truth_span, given_first=first == 1))
+                    size_bias(boxes[first - 1:first - 1 + len(truth_span)], truth_span, given_first=first == 1))
     out: dict[str, dict[str, dict[str, tuple[float, float]]]] = {}
     for preset, ranges in per.items():
         for label, seqs in ranges.items():
@@ -179,7 +179,8 @@ def markdown(summaries: dict[str, dict], spans: dict[str, tuple[int, int | None]
 def main(argv):
     del argv
     from fcnt_jax.benchmark import load_sequences
-    from fcnt_jax.eval.report import ground_truth, sequences_from, write_report
+    from fcnt_jax.data.sequence import SequenceError
+    from fcnt_jax.eval.report import write_report
     from fcnt_jax.files import write_text_atomic
 
     results_dir, output_dir = Path(FLAGS.results_dir), Path(FLAGS.output_dir)
@@ -208,14 +209,14 @@ def main(argv):
     summaries, per_sequence, counts, reports = {}, {}, {}, {}
     for label, (first, last) in spans.items():
         tag = "report_all" if (first, last) == (1, None) else f"report_{first}-{last if last else 'end'}"
-        kept = sequences_from(sequences, first, last)
-        if not kept:
-            raise app.UsageError(f"no sequence has frames in {label}")
-        data = write_report(folders, kept, output_dir / tag, max_frames=last, first_frame=first,
-                            highlight=highlight, names=names, log=lambda m: print(m, file=sys.stderr))
+        try:  # write_report scores only the sequences that reach frame `first`
+            data = write_report(folders, sequences, output_dir / tag, max_frames=last, first_frame=first,
+                                highlight=highlight, names=names, log=lambda m: print(m, file=sys.stderr))
+        except SequenceError as e:
+            raise app.UsageError(f"{label}: {e}") from e
         summaries[label] = range_summary(data, groups)
         per_sequence[label] = sequence_means(data, groups)
-        counts[label] = (len(kept), sum(len(ground_truth(s, last)[first - 1:]) for s in kept))
+        counts[label] = (len(data["sequences"]), data["frames"])
         reports[label] = {"folder": tag, "skipped": data["skipped"], "sequences": data["sequences"]}
     truths = {s.name: np.asarray(s.groundtruth, np.float64) for s in sequences}
     unscored = {name for r in reports.values() for name in r["skipped"]}

@@ -12,7 +12,8 @@ eight OTB_analysis ones at 150 ~29 min; each sequence is tracked twice. The pres
 the scale filter, which sizes the box itself (fcnt_plus_no_scale_filter is fcnt_plus without it).
 
 Writes size_oracle.md / .json after each sequence: per sequence, the precision (share within
---threshold px) and median centre error, tracked as is and with the truth's size. Only the centre is scored: the oracle's box has the truth's size by construction.
+--threshold px) and median centre error, tracked as is and with the truth's size. Only the centre
+is scored: the oracle's box has the truth's size by construction.
 """
 
 from __future__ import annotations

@@ -239,7 +239,7 @@ def test_every_result_folder_holds_the_configuration_of_the_preset_it_is_read_as
 
 
 @pytest.mark.parametrize("root, least", [("outside_dev", 20), ("full_otb8", 3)])
-def test_the_outside_dev_folders_hold_the_configuration_of_the_preset_they_are_named_by(root, least):
+def test_the_outside_dev_and_full_length_folders_hold_the_configuration_of_their_preset(root, least):
     """experiments/results/{outside_dev,full_otb8}/<dataset>/<preset>/[run_*/] (named by today's
     presets when they ran, 2026-12-07): each config.json must still be that preset's, or the tables
     (experiments.outside_dev, experiments.full_length) would mislabel it."""

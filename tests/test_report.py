@@ -90,12 +90,14 @@ def test_report_from_a_later_frame_scores_only_those_frames(tmp_path):
     seqs = [_seq("A", gt_a, ()), _seq("B", gt_b, ())]
     data = write_report([tmp_path / "late"], seqs, tmp_path / "r8", first_frame=8, log=lambda m: None)
     assert data["sequences"] == ["A"] and data["left_out"] == ["B"] and data["first_frame"] == 8
+    assert data["frames"] == 3  # A's frames 8..10
     assert data["overall"]["late"]["precision_20"] == 0.0 and not data["skipped"]
     text = (tmp_path / "r8" / "report.md").read_text()
     assert "frames 8 to the end of each (3 frames)" in text and "not in this report: B" in text
     data = write_report([tmp_path / "late"], seqs, tmp_path / "r5", max_frames=9, first_frame=5, log=lambda m: None)
     assert data["per_sequence"]["late"]["A"]["precision_20"] == pytest.approx(3 / 5)
     assert data["per_sequence"]["late"]["B"]["precision_20"] == 1.0  # frames 5..6
+    assert data["frames"] == 5 + 2  # A's frames 5..9, B's 5..6
     scored = np.ones(10, bool)
     scored[8] = False  # frame 9
     dropped = [Sequence(name="A", frame_paths=tuple(), init_box=gt_a[0], groundtruth=gt_a, scored=scored)]

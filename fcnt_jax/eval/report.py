@@ -323,6 +323,11 @@ def score_rules(sequences: list[Sequence]) -> list[str]:
     return list(dict.fromkeys(s.score_rule for s in sequences))
 
 
+def scored_frame_count(sequences: list[Sequence], max_frames: int | None, first_frame: int = 1) -> int:
+    """The ground-truth rows a report scores over ``sequences``: frames ``first_frame`` .. ``max_frames``."""
+    return sum(len(ground_truth(s, max_frames)[first_frame - 1:]) for s in sequences)
+
+
 def frames_text(max_frames: int | None, first_frame: int = 1) -> str:
     """'all frames', 'the first 120 frames of each', 'frames 121 to the end of each', ..."""
     if first_frame == 1:
@@ -335,7 +340,7 @@ def markdown_report(trackers: list[TrackerScores], sequences: list[Sequence], ma
                     left_out: list[str] = ()) -> str:
     overall = summarize(trackers)
     order = sorted(overall, key=lambda n: -overall[n].success.mean())
-    frames = sum(len(ground_truth(s, max_frames)[first_frame - 1:]) for s in sequences)
+    frames = scored_frame_count(sequences, max_frames, first_frame)
     lines = [f"# OPE report: {len(trackers)} trackers on {len(sequences)} sequences", "",
              f"Sequences: {', '.join(s.name for s in sequences)}; " + frames_text(max_frames, first_frame)
              + f" ({frames} frames). Frames without valid ground truth: {invalid}d. Scores are per-sequence "
@@ -419,7 +424,7 @@ def write_report(result_dirs: list[Path], sequences: list[Sequence], output_dir:
     text = markdown_report(trackers, sequences, max_frames, invalid, skipped, first_frame, left_out)
     overall = summarize(trackers)
     data = {"sequences": [s.name for s in sequences], "max_frames": max_frames, "first_frame": first_frame,
-            "invalid": invalid,
+            "frames": scored_frame_count(sequences, max_frames, first_frame), "invalid": invalid,
             "score_rules": score_rules(sequences),
             "overall": {n: c.scores() for n, c in overall.items()},
             "attributes": {a: {n: c.scores() for n, c in summarize(trackers, sub).items()} for a, sub in subsets.items()},
